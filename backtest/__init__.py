@@ -1,0 +1,1 @@
+"""The event-driven backtester: costs, risk limits, metrics, reports and plots."""

@@ -1,0 +1,1 @@
+"""Benchmarks that print numbers: feature engine, model latency, HTTP path and load."""

@@ -1,0 +1,1 @@
+"""The ``tradecast`` command line: one thin sub-command per job."""

@@ -1,0 +1,3 @@
+from tradecast.cli import main
+
+main()

@@ -1,0 +1,5 @@
+"""`tradecast data` sub-commands (to be filled in by the issue that owns them)."""
+
+import typer
+
+app = typer.Typer(help="data", no_args_is_help=True)

@@ -1,0 +1,5 @@
+"""`tradecast models` sub-commands (to be filled in by the issue that owns them)."""
+
+import typer
+
+app = typer.Typer(help="models", no_args_is_help=True)

@@ -1,0 +1,5 @@
+"""`tradecast train` sub-commands (to be filled in by the issue that owns them)."""
+
+import typer
+
+app = typer.Typer(help="train", no_args_is_help=True)
