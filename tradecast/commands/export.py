@@ -1,8 +1,51 @@
-"""`tradecast export`."""
+"""`tradecast export`: checkpoints (or fresh weights) to parity-checked ONNX files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
 
 from tradecast.options import HomeOption
 
 
-def start_export(home: HomeOption = None) -> None:
-    """Export model variants to ONNX."""
-    raise NotImplementedError
+def start_export(
+    variant: Annotated[
+        str, typer.Option("--variant", help="full, simplex, hybrid, ensemble or all.")
+    ] = "all",
+    checkpoint: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--checkpoint",
+            help="Checkpoint folder (default: the variant's latest under checkpoints/, "
+            "else freshly initialised weights).",
+        ),
+    ] = None,
+    home: HomeOption = None,
+) -> None:
+    """Export model variants to ONNX, check them against PyTorch, update the manifest."""
+    from features.errors import ArtifactError
+    from features.home import resolve_home
+    from training.export import export_variant
+    from training.models import VARIANTS
+
+    chosen = sorted(VARIANTS) if variant == "all" else [variant]
+    if variant != "all" and variant not in VARIANTS:
+        raise ArtifactError(f"--variant {variant!r}: use all or one of {', '.join(sorted(VARIANTS))}")
+    if checkpoint is not None and len(chosen) > 1:
+        raise ArtifactError("--checkpoint holds one variant: give --variant too")
+    resolved = resolve_home(home)
+    for name in chosen:
+        typer.echo(f"{name}: exporting ...")
+        result = export_variant(name, resolved.checkpoints_dir, resolved.exported_dir, checkpoint)
+        meta = result.metadata
+        source = meta["checkpoint"] or "freshly initialised weights (no checkpoint found)"
+        typer.echo(
+            f"{name}: {meta['parameters'] / 1e6:.2f}M parameters from {source}\n"
+            f"  export {result.export_s:.1f}s, parity {result.parity_s:.1f}s "
+            f"(max |onnx - torch| {meta['parity_max_abs_diff']:.2e} at batch "
+            f"{', '.join(map(str, meta['parity_batches']))})\n"
+            f"  -> {result.folder / 'model.onnx'}"
+        )
+    typer.echo(f"manifest: {resolved.exported_dir / 'manifest.json'}")

@@ -1,13 +1,47 @@
 """`tradecast serve` and `tradecast signals`."""
 
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
 from tradecast.options import HomeOption
 
 
-def start_serve(home: HomeOption = None) -> None:
-    """Serve the exported models over HTTP."""
-    raise NotImplementedError
+def start_serve(
+    port: Annotated[int, typer.Option("--port", help="TCP port to listen on.")] = 3000,
+    host: Annotated[str, typer.Option("--host", help="Interface to bind.")] = "127.0.0.1",
+    home: HomeOption = None,
+) -> None:
+    """Serve the exported models over HTTP (BentoML); Ctrl-C stops it and saves live state."""
+    from serving.launch import exec_server
+
+    exec_server(home, host, port)
 
 
-def start_signals(home: HomeOption = None) -> None:
-    """Generate signals in batch."""
-    raise NotImplementedError
+def start_signals(
+    out: Annotated[Path, typer.Option("--out", help="Parquet file to write.")],
+    symbols: Annotated[
+        str | None, typer.Option("--symbols", help="Comma-separated symbols in the store.")
+    ] = None,
+    universe: Annotated[
+        str | None, typer.Option("--universe", help="A universe in configs/universes/.")
+    ] = None,
+    start: Annotated[
+        datetime | None, typer.Option("--start", help="First bar to signal (default: all).")
+    ] = None,
+    variant: Annotated[str, typer.Option("--variant", help="Variant or 'ensemble'.")] = "hybrid",
+    home: HomeOption = None,
+) -> None:
+    """Signals for every bar of many symbols, without HTTP (same models and signal rule)."""
+    from serving.batch import generate_signals
+
+    if (symbols is None) == (universe is None):
+        raise typer.BadParameter("give exactly one of --symbols and --universe")
+    names = [s.strip().upper() for s in symbols.split(",") if s.strip()] if symbols else None
+    frame = generate_signals(home, out, symbols=names, universe=universe, start=start,
+                             variant=variant)
+    typer.echo(f"{len(frame)} signals for {frame['symbol'].nunique()} symbols -> {out}")

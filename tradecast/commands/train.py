@@ -1,5 +1,94 @@
-"""`tradecast train` sub-commands (to be filled in by the issue that owns them)."""
+"""`tradecast train`: train model variants, report a run's fold table, fine-tune a run."""
+
+from __future__ import annotations
+
+from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="train", no_args_is_help=True)
+from tradecast.options import HomeOption
+
+app = typer.Typer(
+    help="Train model variants (without a sub-command), report or fine-tune a run.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+
+
+@app.callback()
+def start_train(
+    context: typer.Context,
+    variant: Annotated[str, typer.Option(help="Model variant to train, or 'all'.")] = "all",
+    profile: Annotated[
+        str, typer.Option(help="Profile in configs/train/ (quick, full).")
+    ] = "quick",
+    walk_forward: Annotated[
+        bool, typer.Option("--walk-forward", help="One model per yearly fold, plus baselines.")
+    ] = False,
+    no_curriculum: Annotated[
+        bool, typer.Option("--no-curriculum", help="Train every task at full weight from epoch 1.")
+    ] = False,
+    resume: Annotated[
+        str | None, typer.Option(help="Continue an unfinished run (run id or folder).")
+    ] = None,
+    set_fields: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a config field: name=value (e.g. patience=5)."),
+    ] = None,
+    home: HomeOption = None,
+) -> None:
+    """Train `--variant` (or all four) with `--profile`; prints where each run was written."""
+    if context.invoked_subcommand is not None:
+        return
+    from features.home import resolve_home
+    from training.runs import train_from_cli
+
+    overrides = dict(_split_assignment(item) for item in set_fields or [])
+    if no_curriculum:
+        overrides["curriculum.enabled"] = "false"
+    for run_dir in train_from_cli(
+        resolve_home(home), variant, profile, walk_forward, resume, overrides
+    ):
+        typer.echo(f"run written to {run_dir}")
+
+
+@app.command("report")
+def start_report(
+    run: Annotated[str, typer.Argument(help="Run id, <variant>/<run-id> or run folder.")],
+    home: HomeOption = None,
+) -> None:
+    """Print a run's out-of-sample metrics per fold for the model and every baseline."""
+    from rich.console import Console
+
+    from features.home import resolve_home
+    from training.report import fold_tables
+    from training.runs import find_run, read_summary
+
+    summary = read_summary(find_run(resolve_home(home), run))
+    console = Console(width=140)
+    for table in fold_tables(summary):
+        console.print(table)
+    for warning in summary.get("leak_warnings", []):
+        console.print(f"[bold red]warning:[/] {warning}")
+
+
+@app.command("finetune")
+def start_finetune(
+    run: Annotated[str, typer.Argument(help="Run id, <variant>/<run-id> or run folder.")],
+    epochs: Annotated[int, typer.Option(help="Fine-tuning epochs.")] = 5,
+    home: HomeOption = None,
+) -> None:
+    """Continue a run on bars newer than its data; export it only if it is not worse."""
+    from training.finetune import finetune
+
+    from features.home import resolve_home
+
+    outcome = finetune(resolve_home(home), run, epochs=epochs)
+    typer.echo(outcome.describe())
+
+
+def _split_assignment(item: str) -> tuple[str, str]:
+    name, separator, value = item.partition("=")
+    if not separator or not name:
+        raise typer.BadParameter(f"--set expects name=value, got {item!r}")
+    return name.strip(), value.strip()

@@ -1,0 +1,23 @@
+"""The model zoo: xLSTM and Transformer blocks, heads, and the four registered variants."""
+
+from training.models.variants import (
+    OUTPUT_NAMES,
+    POSITION_DIM,
+    VARIANTS,
+    WINDOW,
+    TradecastModel,
+    build_model,
+    make_config,
+    register,
+)
+
+__all__ = [
+    "OUTPUT_NAMES",
+    "POSITION_DIM",
+    "VARIANTS",
+    "WINDOW",
+    "TradecastModel",
+    "build_model",
+    "make_config",
+    "register",
+]

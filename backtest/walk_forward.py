@@ -1,0 +1,151 @@
+"""Walk-forward backtests: out-of-sample predictions -> signal rule -> one comparison table.
+
+Training's walk-forward writes ``oos_predictions.parquet`` (docs/interfaces.md, "Walk-forward
+predictions"): per ``timestamp``, ``symbol``, ``fold`` and ``model`` (a variant or a baseline),
+and per horizon h, ``p_down_h``, ``p_flat_h``, ``p_up_h``, ``ret_pred_h`` and ``vol_pred_h``.
+Every model's predictions go through the same signal rule, simulator and costs.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from backtest.runner import Comparison, compare_runs
+from backtest.simulator import BacktestConfig
+from features.errors import ArtifactError
+from features.signal_rule import SignalRuleConfig, combine_horizons, positions_from_predictions
+
+PREDICTIONS_FILE = "oos_predictions.parquet"
+BASELINE_MODELS = ("always_up", "momentum", "linear")
+ENSEMBLE = "ensemble"
+KEY_COLUMNS = ("timestamp", "symbol", "fold", "model")
+PER_HORIZON = ("p_down", "p_flat", "p_up", "ret_pred", "vol_pred")
+
+
+def read_predictions(path: Path) -> pd.DataFrame:
+    """Read and check a walk-forward predictions file; errors name the file, row and column."""
+    if not path.exists():
+        raise ArtifactError(f"{path}: no walk-forward predictions (run the training walk-forward)")
+    frame = pd.read_parquet(path)
+    horizons = prediction_horizons(frame)
+    needed = [*KEY_COLUMNS, *(f"{kind}_{h}" for h in horizons for kind in PER_HORIZON)]
+    missing = [name for name in needed if name not in frame.columns]
+    if missing or not horizons:
+        raise ArtifactError(f"{path}: missing column(s) {missing or ['p_up_<h>']}")
+    for name in needed:
+        empty = frame[name].isna().to_numpy()
+        if empty.any():
+            row = int(empty.argmax())
+            raise ArtifactError(f"{path}, row {row} ({frame.at[row, 'model']} "
+                                f"{frame.at[row, 'symbol']} {frame.at[row, 'timestamp']}): "
+                                f"{name} is missing (NaN)")
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+    return frame
+
+
+def find_walk_forward_runs(checkpoints_dir: Path) -> dict[str, Path]:
+    """The newest run folder holding walk-forward predictions, per variant.
+
+    Training writes a run to ``checkpoints/<variant>/<run-id>/``; run ids start with the UTC
+    start time, so the greatest name is the newest.
+    """
+    runs = {}
+    for variant_dir in sorted(p for p in checkpoints_dir.glob("*") if p.is_dir()):
+        found = sorted(path.parent for path in variant_dir.glob(f"*/{PREDICTIONS_FILE}"))
+        if found:
+            runs[variant_dir.name] = found[-1]
+    return runs
+
+
+def load_walk_forward(checkpoints_dir: Path, variant: str) -> pd.DataFrame:
+    """Every variant's newest walk-forward predictions, with the baselines of ``variant``'s run.
+
+    ``variant`` may be ``ensemble`` without an ensemble run: the mean of the variants found.
+    """
+    runs = find_walk_forward_runs(checkpoints_dir)
+    if variant not in runs and not (variant == ENSEMBLE and runs):
+        found = ", ".join(f"{name} ({path.name})" for name, path in runs.items()) or "none"
+        raise ArtifactError(
+            f"no walk-forward run for {variant!r} under {checkpoints_dir / variant} "
+            f"(runs found: {found}); run `tradecast train --variant {variant} --walk-forward` "
+            "first or pass --predictions FILE"
+        )
+    baselines_from = runs.get(variant) or next(iter(runs.values()))
+    frames = []
+    for name, run_dir in runs.items():
+        frame = read_predictions(run_dir / PREDICTIONS_FILE)
+        keep = frame["model"] == name
+        if run_dir == baselines_from:
+            keep |= frame["model"].isin(BASELINE_MODELS)
+        frames.append(frame[keep])
+    return pd.concat(frames, ignore_index=True)
+
+
+def prediction_horizons(frame: pd.DataFrame) -> tuple[int, ...]:
+    """The horizons a predictions frame covers, from its ``p_up_<h>`` columns."""
+    found = (re.fullmatch(r"p_up_(\d+)", str(name)) for name in frame.columns)
+    return tuple(sorted(int(match.group(1)) for match in found if match))
+
+
+def with_ensemble(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Add an ``ensemble`` model, the equal-weight mean of the variants, unless one is there."""
+    if ENSEMBLE in set(predictions["model"]):
+        return predictions
+    variants = predictions[~predictions["model"].isin(BASELINE_MODELS)]
+    if variants.empty:
+        return predictions
+    value_columns = [c for c in predictions.columns if c.startswith(PER_HORIZON)]
+    mean = variants.groupby(["timestamp", "symbol"], as_index=False).agg(
+        {"fold": "max", **dict.fromkeys(value_columns, "mean")}
+    )
+    return pd.concat([predictions, mean.assign(model=ENSEMBLE)], ignore_index=True)
+
+
+def signals_from_predictions(
+    predictions: pd.DataFrame, rule: SignalRuleConfig
+) -> dict[str, pd.DataFrame]:
+    """Target positions per model: a signal frame (timestamp, symbol, position, fold) each."""
+    horizons = prediction_horizons(predictions)
+    signals: dict[str, list[pd.DataFrame]] = {}
+    ordered = predictions.sort_values(["model", "symbol", "timestamp"], kind="stable")
+    for (model, symbol), rows in ordered.groupby(["model", "symbol"], sort=False):
+        probabilities = np.stack(
+            [rows[[f"p_down_{h}", f"p_flat_{h}", f"p_up_{h}"]].to_numpy() for h in horizons], axis=1
+        )  # (T, H, 3)
+        returns = rows[[f"ret_pred_{h}" for h in horizons]].to_numpy()
+        volatility = rows[[f"vol_pred_{h}" for h in horizons]].to_numpy()
+        per_bar = combine_horizons(probabilities, returns, volatility, horizons, rule)
+        positions = positions_from_predictions(*per_bar, config=rule)
+        signals.setdefault(str(model), []).append(pd.DataFrame({
+            "timestamp": rows["timestamp"].to_numpy(), "symbol": symbol,
+            "position": positions, "fold": rows["fold"].to_numpy(),
+        }))
+    return {
+        model: pd.concat(frames).sort_values(["timestamp", "symbol"], ignore_index=True)
+        for model, frames in signals.items()
+    }
+
+
+def run_walk_forward(
+    predictions: pd.DataFrame,
+    bars: dict[str, pd.DataFrame],
+    out_dir: Path,
+    variant: str,
+    config: BacktestConfig | None = None,
+    rule: SignalRuleConfig | None = None,
+    progress: bool = False,
+) -> Comparison:
+    """Backtest every model in ``predictions`` (and buy-and-hold); ``variant`` gets the plots."""
+    rule = rule or SignalRuleConfig()
+    if variant == ENSEMBLE:
+        predictions = with_ensemble(predictions)
+    signals = signals_from_predictions(predictions, rule)
+    if variant not in signals:
+        raise ArtifactError(f"no walk-forward predictions for {variant!r}; "
+                            f"the predictions hold: {', '.join(sorted(signals))}")
+    runs = {variant: signals.pop(variant), **signals}
+    return compare_runs(runs, bars, out_dir, variant, config, progress)

@@ -1,0 +1,117 @@
+"""Model latency: PyTorch eager against onnxruntime, same inputs, same process, interleaved.
+
+For every variant the freshly initialised model is exported to a temporary ONNX file; then, per
+batch size, each timed round calls torch once and onnxruntime once, so both see the same load
+from whatever else runs on the machine. Both use the same number of threads (2 by default, the
+machine's cores). Latency depends on the shapes and the graph, not on the weights' values.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from training.export import ExportConfig, example_inputs, input_names, ort_session, write_onnx
+from training.models import VARIANTS, build_model
+
+WARMUP = 20  # untimed calls per engine before timing (allocations, thread pools, caches)
+
+
+def percentiles(seconds: list[float], batch: int) -> dict[str, float]:
+    ms = np.asarray(seconds) * 1e3
+    p50 = float(np.percentile(ms, 50))
+    return {
+        "p50_ms": round(p50, 3),
+        "p95_ms": round(float(np.percentile(ms, 95)), 3),
+        "p99_ms": round(float(np.percentile(ms, 99)), 3),
+        "windows_per_s": round(batch * 1e3 / p50, 1),
+    }
+
+
+def time_variant(variant: str, n_features: int, batches, runs: int, threads: int) -> list[dict]:
+    """Rows (one per engine and batch) for one variant, torch and onnxruntime interleaved."""
+    model = build_model(variant, n_features).eval()
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "model.onnx"
+        write_onnx(model, path, ExportConfig())
+        session = ort_session(path, threads=threads)
+        for batch in batches:
+            inputs = example_inputs(model, batch, seed=batch)
+            feeds = {name: t.numpy() for name, t in zip(input_names(model), inputs)}
+            timings: dict[str, list[float]] = {"torch": [], "onnxruntime": []}
+            with torch.inference_mode():
+                for call in range(WARMUP + runs):
+                    started = time.perf_counter()
+                    model(*inputs)
+                    middle = time.perf_counter()
+                    session.run(None, feeds)
+                    ended = time.perf_counter()
+                    if call >= WARMUP:
+                        timings["torch"].append(middle - started)
+                        timings["onnxruntime"].append(ended - middle)
+            for engine, seconds in timings.items():
+                row = {"variant": variant, "engine": engine, "batch": batch, "runs": runs}
+                rows.append({**row, **percentiles(seconds, batch), "threads": threads})
+    return rows
+
+
+def print_table(rows: list[dict]) -> None:
+    print(f"{'variant':<9} {'engine':<12} {'batch':>5} {'p50 ms':>9} {'p99 ms':>9} {'win/s':>9}")
+    for r in rows:
+        print(
+            f"{r['variant']:<9} {r['engine']:<12} {r['batch']:>5} {r['p50_ms']:>9.2f} "
+            f"{r['p99_ms']:>9.2f} {r['windows_per_s']:>9.1f}"
+        )
+
+
+def run(
+    out: str | os.PathLike[str] | None = None,
+    variants: tuple[str, ...] = ("simplex", "hybrid", "ensemble", "full"),
+    batches: tuple[int, ...] = (1, 32),
+    runs: int = 200,
+    threads: int = 2,
+    n_features: int | None = None,
+) -> dict[str, Any]:
+    """Time every variant at every batch size; print a table, write JSON to ``out`` if given."""
+    from training.export import default_feature_names
+
+    width = n_features or len(default_feature_names())
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    rows: list[dict] = []
+    try:
+        for variant in tqdm(variants, desc="latency", unit="variant"):
+            if variant not in VARIANTS:
+                raise KeyError(f"unknown model variant {variant!r}")
+            rows.extend(time_variant(variant, width, batches, runs, threads))
+    finally:
+        torch.set_num_threads(previous_threads)
+    import onnxruntime
+
+    result = {
+        "rows": rows,
+        "meta": {
+            "threads": threads,
+            "cpu_count": os.cpu_count(),
+            "load_average_1m": os.getloadavg()[0],
+            "n_features": width,
+            "warmup": WARMUP,
+            "torch": torch.__version__,
+            "onnxruntime": onnxruntime.__version__,
+            "interleaved": True,
+        },
+    }
+    print_table(rows)
+    if out is not None:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(result, indent=2))
+    return result

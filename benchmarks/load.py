@@ -1,0 +1,307 @@
+"""HTTP load with locust: realistic users against a service started on 127.0.0.1.
+
+``run`` starts ``tradecast serve`` on a free local port (or uses a given local URL), runs
+``benchmarks/locustfile.py`` headless in a subprocess (locust patches the standard library with
+gevent, which must not happen inside this process), and folds locust's CSV output into one dict:
+requests per second, p50 / p95 / p99 and failures per endpoint.
+
+While locust runs, a thread samples the server's resident memory (the BentoML process tree,
+psutil), so a long run shows whether memory grows. The locustfile also logs every request's
+latency; a soak run uses that log to compare the p99 of its first and last minute.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlparse
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+LOCAL_HOSTS = ("127.0.0.1", "localhost")
+STREAM_SYMBOLS = ("AAPL", "GOOG", "INTC", "SPY")  # sample symbols whose real bars users send
+
+
+@dataclass(frozen=True)
+class LoadConfig:
+    users: int = 10  # concurrent simulated users
+    duration_s: int = 60  # how long locust sends requests
+    spawn_rate: float = 10.0  # users started per second at the beginning
+    soak: bool = False  # long run: report p99 drift and memory growth
+    drift_window_s: int = 60  # the "first" and "last" windows a soak run compares
+    memory_interval_s: float = 2.0  # how often the server's memory is sampled
+    name: str = ""  # CSV prefix under the output folder; derived from users when empty
+
+    @property
+    def prefix(self) -> str:
+        return self.name or (f"soak_{self.users}u" if self.soak else f"locust_{self.users}u")
+
+
+SOAK_DEFAULTS = LoadConfig(users=20, duration_s=600, soak=True)
+
+
+def run(home: str | os.PathLike[str] | None, out: str | os.PathLike[str],
+        config: LoadConfig = LoadConfig(), server: LocalServer | None = None) -> dict:
+    """Run one locust load against a local server and return its summary.
+
+    ``server`` reuses a running local server; otherwise one is started for this run and stopped
+    after it.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if server is not None:
+        return _run_against(server, home, out, config)
+    with local_server(home) as started:
+        return _run_against(started, home, out, config)
+
+
+@dataclass(frozen=True)
+class LocalServer:
+    url: str  # http://127.0.0.1:<port>
+    pid: int  # the server's process (BentoML's workers are its children)
+
+
+@contextmanager
+def local_server(home: str | os.PathLike[str] | None, ready_timeout_s: float = 120.0
+                 ) -> Iterator[LocalServer]:
+    """Start ``tradecast serve`` on a free 127.0.0.1 port, wait until ready, stop it after.
+
+    The server keeps its live state in a scratch folder: benchmark streams never reach the
+    home's own live state.
+    """
+    port = _free_local_port()
+    command = [sys.executable, "-m", "tradecast", "serve", "--host", "127.0.0.1",
+               "--port", str(port)]
+    if home is not None:
+        command += ["--home", str(home)]
+    # A file, not a pipe: a busy server's access log would fill a pipe and block the server.
+    with tempfile.TemporaryFile(mode="w+") as log, tempfile.TemporaryDirectory() as state:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                   env=dict(os.environ, TRADECAST_STATE_DIR=state),
+                                   start_new_session=True)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_until_ready(url, process, log, ready_timeout_s)
+            yield LocalServer(url, process.pid)
+        finally:
+            _stop(process)
+
+
+def _wait_until_ready(url: str, process: subprocess.Popen, log, timeout_s: float) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if process.poll() is not None:
+            log.seek(0)
+            raise RuntimeError(f"the server exited ({process.returncode}) before it was "
+                               f"ready:\n{log.read()[-2000:]}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the server at {url} was not ready after {timeout_s} s")
+        time.sleep(0.5)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """SIGTERM the server's process group (BentoML's workers too), SIGKILL if it lingers."""
+    import signal
+
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def _free_local_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _run_against(server: LocalServer, home, out: Path, config: LoadConfig) -> dict:
+    url = server.url
+    if urlparse(url).hostname not in LOCAL_HOSTS:
+        raise ValueError(f"load tests run against 127.0.0.1 only, not {url}")
+    prefix = out / config.prefix
+    request_log = out / f"{config.prefix}_requests.csv"
+    command = [
+        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
+        "--host", url, "--users", str(config.users), "--spawn-rate", str(config.spawn_rate),
+        "--run-time", f"{config.duration_s}s", "--stop-timeout", "5",
+        "--csv", str(prefix), "--only-summary", "--loglevel", "WARNING",
+    ]
+    env = dict(os.environ, TRADECAST_LOAD_LOG=str(request_log))
+    if home is not None:
+        env["TRADECAST_HOME"] = str(home)
+    memory = MemorySampler(server.pid, config.memory_interval_s)
+    with memory:
+        started = time.perf_counter()
+        finished = subprocess.run(command, env=env, capture_output=True, text=True,
+                                  timeout=config.duration_s + 120)
+        elapsed = time.perf_counter() - started
+    stats_path = Path(f"{prefix}_stats.csv")
+    if not stats_path.exists():
+        raise RuntimeError(f"locust wrote no statistics (exit {finished.returncode}):\n"
+                           f"{finished.stderr[-2000:]}")
+    summary = {
+        "config": asdict(config),
+        "url": url,
+        "wall_s": round(elapsed, 1),
+        "locust_exit_code": finished.returncode,
+        "endpoints": read_locust_stats(stats_path),
+        "failures": read_locust_failures(Path(f"{prefix}_failures.csv")),
+        "memory": memory.summary(),
+        "csv": sorted(p.name for p in out.glob(f"{config.prefix}_*.csv")),
+    }
+    if config.soak:
+        summary["drift"] = p99_drift(request_log, config.drift_window_s)
+    return summary
+
+
+def read_locust_stats(path: Path) -> dict[str, dict]:
+    """Per endpoint (and ``Aggregated``): requests, failures, RPS and latency percentiles in ms."""
+    endpoints = {}
+    with open(path, newline="") as handle:
+        for row in csv.DictReader(handle):
+            endpoints[row["Name"]] = {
+                "requests": int(row["Request Count"]),
+                "failures": int(row["Failure Count"]),
+                "rps": round(float(row["Requests/s"]), 2),
+                "p50_ms": _percentile_cell(row["50%"]),
+                "p95_ms": _percentile_cell(row["95%"]),
+                "p99_ms": _percentile_cell(row["99%"]),
+                "max_ms": round(float(row["Max Response Time"]), 1),
+            }
+    return endpoints
+
+
+def _percentile_cell(cell: str) -> float | None:
+    return None if cell in ("", "N/A") else float(cell)
+
+
+def read_locust_failures(path: Path) -> list[dict]:
+    """Locust's failure table: method, name, error message and how often it happened."""
+    if not path.exists():
+        return []
+    with open(path, newline="") as handle:
+        return [{"method": row["Method"], "name": row["Name"], "error": row["Error"],
+                 "occurrences": int(row["Occurrences"])} for row in csv.DictReader(handle)]
+
+
+def p99_drift(request_log: Path, window_s: int) -> dict:
+    """p99 over the first and the last ``window_s`` seconds of a run, from the per-request log."""
+    import numpy as np
+
+    times, latencies = [], []
+    with open(request_log, newline="") as handle:
+        for row in csv.DictReader(handle):
+            times.append(float(row["time"]))
+            latencies.append(float(row["ms"]))
+    times, latencies = np.asarray(times), np.asarray(latencies)
+    start, end = times.min(), times.max()
+    first = latencies[times <= start + window_s]
+    last = latencies[times >= end - window_s]
+    first_p99, last_p99 = float(np.percentile(first, 99)), float(np.percentile(last, 99))
+    return {
+        "window_s": window_s,
+        "first_p99_ms": round(first_p99, 2),
+        "last_p99_ms": round(last_p99, 2),
+        "drift_ms": round(last_p99 - first_p99, 2),
+        "drift_pct": round(100 * (last_p99 - first_p99) / first_p99, 1),
+        "first_requests": int(first.size),
+        "last_requests": int(last.size),
+    }
+
+
+class MemorySampler:
+    """Samples the resident memory of a process and its children in a background thread."""
+
+    def __init__(self, pid: int, interval_s: float) -> None:
+        self.pid = pid
+        self.interval_s = interval_s
+        self.samples: list[tuple[float, float]] = []  # (seconds since start, MiB)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> MemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        import psutil
+
+        root = psutil.Process(self.pid)
+        started = time.perf_counter()
+        while not self._stop.is_set():
+            try:
+                tree = [root, *root.children(recursive=True)]
+                rss = sum(process.memory_info().rss for process in tree)
+            except psutil.NoSuchProcess:
+                return
+            self.samples.append((round(time.perf_counter() - started, 1), rss / 2**20))
+            self._stop.wait(self.interval_s)
+
+    def summary(self) -> dict | None:
+        if not self.samples:
+            return None
+        first, last = self.samples[0][1], self.samples[-1][1]
+        return {
+            "start_mib": round(first, 1),
+            "end_mib": round(last, 1),
+            "peak_mib": round(max(mib for _, mib in self.samples), 1),
+            "growth_mib": round(last - first, 1),
+            "growth_pct": round(100 * (last - first) / first, 1),
+            "samples": [(t, round(mib, 1)) for t, mib in self.samples],
+        }
+
+
+# Request bodies, shared by the locust users and the attention check over HTTP.
+
+
+def read_sample_bars(home: str | os.PathLike[str] | None) -> dict[str, pd.DataFrame]:
+    """The real daily bars the users send, from the home's bar store."""
+    from features.home import resolve_home
+    from features.store import BarStore
+
+    store = BarStore(resolve_home(home).bars_dir)
+    return {symbol: store.read(symbol, "1d") for symbol in STREAM_SYMBOLS}
+
+
+def bars_per_prediction() -> int:
+    """Bars a predict request carries: the window plus the longest feature warm-up."""
+    from serving.pipeline import MIN_BARS
+
+    return MIN_BARS
+
+
+def predict_request(symbol: str, bars: pd.DataFrame, variant: str = "hybrid",
+                    return_attention: bool = False) -> dict:
+    """A predict body carrying ``bars`` (a bar frame, oldest first)."""
+    from serving.examples import bar_json
+
+    return {"symbol": symbol, "bars": [bar_json(bar) for bar in bars.itertuples()],
+            "variant": variant, "return_attention": return_attention}

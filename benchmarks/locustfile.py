@@ -1,0 +1,127 @@
+"""Realistic users of the tradecast service, for locust (run by ``tradecast bench load``).
+
+Three kinds of users share the real sample bars of the home in ``TRADECAST_HOME``:
+
+- ``Analyst`` asks for forecasts from a window of bars, now and then with attention weights,
+  mostly from ``hybrid`` and sometimes from the other variants or the ensemble;
+- ``Feed`` streams one symbol bar by bar into ``ingest``, timestamps always increasing, as a
+  market-data feed would (its first bars warm the symbol's live state up);
+- ``Dashboard`` polls ``signals`` for every symbol being streamed (the live universe).
+
+Run alone against a local server:
+``TRADECAST_HOME=DIR locust -f benchmarks/locustfile.py --headless -u 10 -t 60s
+--host http://127.0.0.1:3000``. With ``TRADECAST_LOAD_LOG=FILE`` every request's time and
+latency are written to FILE when locust quits (the soak report reads it).
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import os
+import random
+import time
+import uuid
+
+import gevent
+import pandas as pd
+from locust import HttpUser, between, events, task
+
+from benchmarks.load import bars_per_prediction, predict_request, read_sample_bars
+from serving.examples import bar_json
+
+BARS = read_sample_bars(os.environ.get("TRADECAST_HOME"))
+WINDOW_BARS = bars_per_prediction()
+PREDICT_VARIANTS = {"hybrid": 6, "simplex": 2, "full": 1, "ensemble": 1}  # variant: weight
+RUN_ID = uuid.uuid4().hex[:6]  # streamed symbols are new in every run: no clash with old state
+STREAM_NUMBERS = itertools.count()
+LIVE_SYMBOLS: set[str] = set()  # streamed symbols whose live state gives forecasts
+REQUEST_LOG: list[tuple[float, str, float, bool]] = []  # (unix time, name, ms, failed)
+DAY = pd.Timedelta(days=1)
+API_KEY = os.environ.get("TRADECAST_API_KEY")  # ingest needs it when the server has one
+
+
+class Analyst(HttpUser):
+    weight = 5
+    wait_time = between(0.2, 1.0)
+
+    @task(3)
+    def predict(self) -> None:
+        self._predict(return_attention=False)
+
+    @task(1)
+    def predict_with_attention(self) -> None:
+        self._predict(return_attention=True)
+
+    def _predict(self, return_attention: bool) -> None:
+        symbol = random.choice(list(BARS))
+        bars = BARS[symbol]
+        end = random.randrange(WINDOW_BARS, len(bars) + 1)
+        variant = random.choices(list(PREDICT_VARIANTS), list(PREDICT_VARIANTS.values()))[0]
+        body = predict_request(symbol, bars.iloc[end - WINDOW_BARS:end], variant,
+                               return_attention)
+        self.client.post("/predict", json=body,
+                         name="predict + attention" if return_attention else "predict")
+
+
+class Feed(HttpUser):
+    weight = 3
+    wait_time = between(0.5, 1.5)  # about a bar a second per symbol
+
+    def on_start(self) -> None:
+        source = random.choice(list(BARS))
+        self.bars = BARS[source]
+        self.symbol = f"{source}.{RUN_ID}.{next(STREAM_NUMBERS)}"
+        self.sent = 0
+        self.lap = self.bars["timestamp"].iloc[-1] - self.bars["timestamp"].iloc[0] + DAY
+        # Warm the symbol's live state up at full speed, under its own name in the stats.
+        while self._ingest("ingest (warm-up)").get("bars_needed", 0) > 0:
+            pass
+        LIVE_SYMBOLS.add(self.symbol)
+
+    @task
+    def ingest(self) -> None:
+        self._ingest("ingest")
+
+    def _ingest(self, name: str) -> dict:
+        """Send the next bar; past the last real bar, replay the series shifted in time."""
+        laps, index = divmod(self.sent, len(self.bars))
+        bar = next(self.bars.iloc[index:index + 1].itertuples())
+        bar = bar._replace(timestamp=bar.timestamp + laps * self.lap)
+        self.sent += 1
+        response = self.client.post("/ingest", json={"symbol": self.symbol, "bar": bar_json(bar)},
+                                    headers={"X-API-Key": API_KEY} if API_KEY else None,
+                                    name=name)
+        return response.json() if response.ok else {}
+
+
+class Dashboard(HttpUser):
+    weight = 1
+    wait_time = between(1.0, 3.0)
+
+    @task
+    def signals(self) -> None:
+        if LIVE_SYMBOLS:
+            self.client.post("/signals", json={"symbols": sorted(LIVE_SYMBOLS)}, name="signals")
+
+
+@events.request.add_listener
+def _log_request(request_type, name, response_time, response_length, exception=None,
+                 **kwargs) -> None:
+    REQUEST_LOG.append((time.time(), name, response_time, exception is not None))
+
+
+@events.quitting.add_listener
+def _write_request_log(environment, **kwargs) -> None:
+    path = os.environ.get("TRADECAST_LOAD_LOG")
+    if not path:
+        return
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["time", "name", "ms", "failed"])
+        writer.writerows(REQUEST_LOG)
+
+
+# Loading the bars above blocks gevent's loop for seconds; its cached clock would then be that
+# much behind, and locust's --run-time timer, set right after this import, would fire early.
+gevent.get_hub().loop.update_now()

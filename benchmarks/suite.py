@@ -1,0 +1,162 @@
+"""``tradecast bench all``: every benchmark in one run, one report, every figure by its target.
+
+The parts are the benchmarks the other packages own (``benchmarks.latency`` for the models,
+``benchmarks.http`` for the service path, ``benchmarks.features`` for the feature engine) plus
+``benchmarks.attention`` and the locust load of ``benchmarks.load``. ``run`` calls them with the
+sizes of a full or a ``--quick`` run, folds their outputs into the plain rows
+``benchmarks.report`` reads, and writes ``results.json``, ``report.md`` and the PNG charts.
+One local server (127.0.0.1) is started for the parts that need it and stopped at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from benchmarks import report
+
+if TYPE_CHECKING:
+    from benchmarks.load import LocalServer
+
+PARTS = ("latency", "http", "attention", "features", "load")
+SERVER_PARTS = {"attention", "load"}  # parts that share the suite's server
+
+
+@dataclass(frozen=True)
+class SuiteConfig:
+    latency_batches: tuple[int, ...] = (1, 32, 256)  # batch sizes timed per variant and engine
+    latency_runs: int = 200  # timed calls per variant, engine and batch size, after warm-up
+    http_variant: str = "hybrid"  # the variant timed through the service
+    http_requests: int = 300  # requests per HTTP path
+    attention_windows: int = 3  # real sample windows per symbol checked and drawn
+    load_users: tuple[int, ...] = (10, 50)  # one locust run per number of users
+    load_duration_s: int = 60  # seconds per locust run
+
+
+QUICK = SuiteConfig(latency_batches=(1, 8), latency_runs=20, http_requests=40,
+                    attention_windows=2, load_users=(4,), load_duration_s=8)
+FULL = SuiteConfig()
+
+
+def run(out: str | os.PathLike[str], home: str | os.PathLike[str] | None = None,
+        quick: bool = False, parts: tuple[str, ...] = PARTS) -> dict:
+    """Run the chosen parts, write ``out``/results.json, report.md and charts; return results."""
+    from tqdm import tqdm
+
+    from features.home import resolve_home
+
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        raise ValueError(f"unknown benchmark part(s) {sorted(unknown)}; choose from {PARTS}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    home = resolve_home(home).root
+    config = QUICK if quick else FULL
+    started = time.perf_counter()
+    results: dict = {}
+    with ExitStack() as stack:
+        server = None
+        if SERVER_PARTS & set(parts):
+            from benchmarks.load import local_server
+
+            server = stack.enter_context(local_server(home))
+        progress = tqdm(parts, desc="benchmarks", unit="part")
+        for part in progress:
+            progress.set_postfix_str(part)
+            results[part] = RUNNERS[part](home, out, config, server)
+    results["meta"] = meta(home, quick, config, round(time.perf_counter() - started, 1))
+    return write_outputs(results, out)
+
+
+def write_outputs(results: dict, out: Path) -> dict:
+    """results.json, the charts and report.md; prints the tables."""
+    results["targets"] = [row.as_dict() for row in report.target_rows(results)]
+    charts = report.write_charts(results, out)
+    if "attention" in results:
+        charts += results["attention"]["charts"]
+    (out / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    report.write_markdown(results, out / "report.md", charts)
+    report.print_tables(results)
+    return results
+
+
+def _run_latency(home: Path, out: Path, config: SuiteConfig, server: LocalServer | None) -> dict:
+    from benchmarks import latency
+
+    raw = latency.run(batches=config.latency_batches, runs=config.latency_runs)
+    return {"rows": latency_rows(raw), "raw": raw}
+
+
+def latency_rows(raw: dict) -> list[dict]:
+    """The latency benchmark's output as one row per variant, engine and batch size."""
+    raise NotImplementedError  # folded once benchmarks/latency.py lands
+
+
+def _run_http(home: Path, out: Path, config: SuiteConfig, server: LocalServer | None) -> dict:
+    from benchmarks import http
+
+    raw = http.run(home, variant=config.http_variant, n=config.http_requests)
+    return {"variant": config.http_variant, **http_rows(raw), "raw": raw}
+
+
+HTTP_PATHS = {"predict": "predict", "ingest": "ingest", "pipeline": "in-process pipeline",
+              "onnxruntime": "bare onnxruntime"}  # benchmarks.http key: the report's name
+
+
+def http_rows(raw: dict) -> dict:
+    """The HTTP benchmark's output as ``rows`` (path, p50/p95/p99) and ``overhead_ms``."""
+    rows = [{"path": name, **{stat: raw[key][stat] for stat in ("p50_ms", "p95_ms", "p99_ms")}}
+            for key, name in HTTP_PATHS.items()]
+    return {"rows": rows, "overhead_ms": raw["overhead_ms"]}
+
+
+def _run_attention(home: Path, out: Path, config: SuiteConfig, server: LocalServer | None) -> dict:
+    from benchmarks import attention
+
+    return attention.run(home, out, server_url=server.url if server else None,
+                         windows_per_symbol=config.attention_windows)
+
+
+def _run_features(home: Path, out: Path, config: SuiteConfig, server: LocalServer | None) -> dict:
+    from benchmarks import features
+
+    return features.run(out / "features.json")
+
+
+def _run_load(home: Path, out: Path, config: SuiteConfig, server: LocalServer | None) -> dict:
+    from benchmarks import load
+
+    return {
+        f"{users} users": load.run(home, out, load.LoadConfig(users=users,
+                                                               duration_s=config.load_duration_s),
+                                   server=server)
+        for users in config.load_users
+    }
+
+
+RUNNERS = {"latency": _run_latency, "http": _run_http, "attention": _run_attention,
+           "features": _run_features, "load": _run_load}
+
+
+def meta(home: Path | None, quick: bool, config, duration_s: float) -> dict:
+    """When, where and with which sizes the benchmarks ran."""
+    import onnxruntime
+    import torch
+
+    return {
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.system()}, "
+                   f"Python {platform.python_version()}, torch {torch.__version__}, "
+                   f"onnxruntime {onnxruntime.__version__}",
+        "home": str(home),
+        "quick": quick,
+        "config": asdict(config),
+        "duration_s": duration_s,
+    }

@@ -1,0 +1,107 @@
+"""Market context: SPY, QQQ, VIX and the symbol's sector ETF, joined as of each bar's time.
+
+Each market series runs its own small program (:func:`build_context_program`: last return,
+20-bar momentum, level) on its own bars. A symbol's bar at time ``t`` then sees the values of
+the series' latest bar stamped at or before ``t`` and no later, provided that bar is at most
+``max_age`` old; otherwise the values are NaN and the ``*_available`` input is 0. Nothing is
+filled forward from a later bar, so VIX before 2014 and SPY before 2008 read as missing.
+
+The join compares stamps, so context and bars should share a timeframe: a daily context bar is
+stamped at the session date 00:00 UTC yet holds that day's close, which a 1-minute bar of the
+same morning must not see. Join daily context to daily bars and intraday to intraday.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from features.errors import BarDataError
+from features.indicators import CONTEXT_SLOTS, CONTEXT_VALUES, build_context_program
+
+CONTEXT_PROGRAM = build_context_program()
+DEFAULT_MAX_AGE = pd.Timedelta(days=4)  # a Friday bar still counts on Tuesday after a holiday
+SECTOR = "sector"  # the slot whose series depends on the symbol (its sector ETF)
+NEVER = np.iinfo(np.int64).max  # the stamp of a context bar that does not exist
+
+
+def context_slot(name: str) -> str:
+    """The slot a context key names: ``SPY``, ``QQQ``, ``VIX`` or ``SECTOR`` (any case)."""
+    slot = name.strip().lower()
+    if slot not in CONTEXT_SLOTS:
+        known = ", ".join(s.upper() for s in CONTEXT_SLOTS)
+        raise BarDataError(f"unknown market context {name!r}; use one of {known}")
+    return slot
+
+
+def context_history(bars: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """A market series' timestamps (int64 ns) and values (``CONTEXT_VALUES``, bars) in batch."""
+    stamps = timestamps_ns(bars, f"context {name}")
+    close = bars["close"].to_numpy(dtype=np.float64)
+    if not np.isfinite(close).all() or (close <= 0).any():
+        row = int(np.argmin(np.isfinite(close) & (close > 0)))
+        raise BarDataError(f"context {name}, row {row}: close must be a positive number")
+    vals = CONTEXT_PROGRAM.new_values(len(close), 1)
+    vals[CONTEXT_PROGRAM.input_at["close"], :, 0] = close
+    state, ring = CONTEXT_PROGRAM.new_memory(1)
+    return stamps, CONTEXT_PROGRAM.run(vals, state, ring, np.zeros(1, np.int64))[:, :, 0]
+
+
+def latest_as_of(last: np.ndarray, values: np.ndarray, at: np.ndarray,
+                 max_age_ns: int) -> tuple[np.ndarray, np.ndarray]:
+    """Context seen by bars stamped ``at``, given each one's candidate context bar.
+
+    ``last`` (stamps, int64 ns) and ``values`` (values, bars) are, per bar, the context bar to
+    use. It counts only if stamped at or before the bar and at most ``max_age_ns`` older;
+    otherwise the values are NaN. Returns the values and the availability flags (1.0 / 0.0).
+    """
+    fresh = (last <= at) & (at - last <= max_age_ns)
+    return np.where(fresh, values, np.nan), fresh.astype(np.float64)
+
+
+def as_of(stamps: np.ndarray, values: np.ndarray, at: np.ndarray,
+          max_age_ns: int) -> tuple[np.ndarray, np.ndarray]:
+    """Batch join: for each time in ``at``, the latest bar of a context history at or before it.
+
+    ``stamps`` (sorted int64 ns) and ``values`` (values, bars) are the context's history.
+    """
+    row = np.searchsorted(stamps, at, side="right") - 1
+    last = np.full(len(at), NEVER)
+    chosen = np.full((values.shape[0], len(at)), np.nan)
+    found = row >= 0
+    last[found] = stamps[row[found]]
+    chosen[:, found] = values[:, row[found]]
+    return latest_as_of(last, chosen, at, max_age_ns)
+
+
+def timestamps_ns(bars: pd.DataFrame, origin: str) -> np.ndarray:
+    """UTC timestamps as int64 ns, checked to be strictly increasing (sorted, no repeats)."""
+    if "timestamp" not in bars.columns:
+        raise BarDataError(f"{origin}: missing column 'timestamp'")
+    column = bars["timestamp"]
+    if not isinstance(column.dtype, pd.DatetimeTZDtype):
+        raise BarDataError(f"{origin}: timestamp must be datetime64[ns, UTC], not {column.dtype}")
+    stamps = column.dt.tz_convert("UTC").astype("datetime64[ns, UTC]").to_numpy("int64")
+    steps = np.diff(stamps)
+    if (steps <= 0).any():
+        row = int(np.argmax(steps <= 0)) + 1
+        problem = "repeats the previous timestamp" if steps[row - 1] == 0 else "is out of order"
+        raise BarDataError(f"{origin}, row {row}: timestamp {column.iloc[row]} {problem}")
+    return stamps
+
+
+def batch_context_inputs(at: np.ndarray, context: Mapping[str, pd.DataFrame] | None,
+                         max_age: pd.Timedelta) -> np.ndarray:
+    """The context inputs of bars stamped ``at``: (slots * (values + 1), bars), in the order of
+    ``CONTEXT_INPUTS``. Slots without a series read as missing."""
+    given = {context_slot(name): (name, frame) for name, frame in (context or {}).items()}
+    block = np.empty((len(CONTEXT_SLOTS), len(CONTEXT_VALUES) + 1, len(at)))
+    for i, slot in enumerate(CONTEXT_SLOTS):
+        if slot in given:
+            stamps, values = context_history(given[slot][1], given[slot][0])
+        else:
+            stamps, values = np.empty(0, np.int64), np.empty((len(CONTEXT_VALUES), 0))
+        block[i, :-1], block[i, -1] = as_of(stamps, values, at, max_age.value)
+    return block.reshape(-1, len(at))

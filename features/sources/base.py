@@ -1,0 +1,136 @@
+"""What every data source shares: the interface, the registry, retries and the bar conversion.
+
+A source turns (symbol, timeframe, start, end) into a bar frame (see :mod:`features.bars`) with
+``start <= timestamp < end``. Vendor clients are imported inside the sources' methods, so that
+importing :mod:`features.sources` stays cheap and a missing vendor package only hurts its source.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+
+import pandas as pd
+import tenacity
+
+from features.bars import TIMEFRAMES, check_timeframe, empty_bars, validate_bars
+from features.errors import SourceError
+
+log = logging.getLogger(__name__)
+
+Result = TypeVar("Result")
+
+
+@dataclass(frozen=True)
+class RetryConfig:
+    attempts: int = 6  # tries per request, the first one included
+    first_wait_s: float = 1.0  # back-off before the second try; it doubles on every further try
+    max_wait_s: float = 60.0  # the longest single back-off
+
+
+class BarSource(ABC):
+    """One vendor. Subclasses set ``config_class`` and implement :meth:`fetch`."""
+
+    name: ClassVar[str]  # set by @register
+    config_class: ClassVar[type]  # the frozen dataclass that configures the source
+
+    def __init__(self, config: Any = None) -> None:
+        self.config = config if config is not None else self.config_class()
+
+    @abstractmethod
+    def fetch(
+        self, symbol: str, timeframe: str, start: pd.Timestamp, end: pd.Timestamp
+    ) -> pd.DataFrame:
+        """Bars of ``symbol`` with ``start <= timestamp < end`` (both UTC); may have no rows."""
+
+    def check_ready(self, symbols: list[str]) -> None:  # noqa: B027 (most sources need nothing)
+        """Raise :class:`SourceError` now if fetching ``symbols`` cannot work (missing keys)."""
+
+    def call(self, request: Callable[[], Result], what: str) -> Result:
+        """Run one vendor request, retrying with exponential back-off on transient failures."""
+        retry = self.config.retry
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            log.warning(
+                "%s: %s; try %d of %d in %.1f s", what, self.describe(state.outcome.exception()),
+                state.attempt_number + 1, retry.attempts, state.next_action.sleep,
+            )
+
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(retry.attempts),
+            wait=tenacity.wait_exponential(multiplier=retry.first_wait_s, max=retry.max_wait_s),
+            retry=tenacity.retry_if_exception(self.is_transient),
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        try:
+            return retrying(request)
+        except SourceError:
+            raise
+        except Exception as error:
+            if self.is_transient(error):
+                raise SourceError(
+                    f"{what}: gave up after {retry.attempts} tries ({self.describe(error)})"
+                ) from None
+            raise SourceError(f"{what}: {self.describe(error)}") from None
+
+    @abstractmethod
+    def is_transient(self, error: BaseException) -> bool:
+        """Whether ``error`` is worth another try (rate limits, time-outs, 5xx answers)."""
+
+    def describe(self, error: BaseException) -> str:
+        """One line about ``error`` for messages; never includes credentials."""
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        return f"{type(error).__name__}: {first_line[:200]}"
+
+
+SOURCES: dict[str, type[BarSource]] = {}
+
+
+def register(name: str) -> Callable[[type[BarSource]], type[BarSource]]:
+    """Class decorator that makes a source available by ``name``."""
+
+    def add(source: type[BarSource]) -> type[BarSource]:
+        source.name = name
+        SOURCES[name] = source
+        return source
+
+    return add
+
+
+def make_source(name: str, config: Any = None) -> BarSource:
+    """The registered source ``name`` with ``config`` (its default configuration when None)."""
+    if name not in SOURCES:
+        raise SourceError(f"unknown data source {name!r}; use one of {', '.join(sorted(SOURCES))}")
+    return SOURCES[name](config)
+
+
+def vendor_bars(
+    frame: pd.DataFrame,
+    timeframe: str,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    origin: str,
+    session_zone: str,
+) -> pd.DataFrame:
+    """Turn a vendor's frame (our column names, tz-aware ``timestamp``) into a bar frame.
+
+    Daily bars are moved to their session date at 00:00 UTC: the date in ``session_zone``, the
+    exchange's time zone (vendors stamp a New York session at 04:00, 05:00 or 14:30 UTC). A bar
+    whose period has not ended yet is left out: it would still change, and the store refuses a
+    stored bar that changes.
+    """
+    check_timeframe(timeframe)
+    if frame.empty:
+        return empty_bars(with_adj_close="adj_close" in frame)
+    stamps = pd.to_datetime(frame["timestamp"], utc=True)
+    if timeframe == "1d":
+        local_dates = stamps.dt.tz_convert(session_zone).dt.tz_localize(None).dt.normalize()
+        stamps = local_dates.dt.tz_localize("UTC")
+    bars = validate_bars(frame.assign(timestamp=stamps), origin)
+    finished = bars["timestamp"] + TIMEFRAMES[timeframe] <= pd.Timestamp.now(tz="UTC")
+    inside = (bars["timestamp"] >= start) & (bars["timestamp"] < end) & finished
+    return bars[inside].reset_index(drop=True)

@@ -1,0 +1,141 @@
+"""One exported model on disk -> one checked onnxruntime session.
+
+An exported model is ``exported_models/<variant>/<version>/`` with ``model.onnx`` and
+``metadata.json`` (see docs/interfaces.md). Loading checks, before anything is served, that the
+file is the one the metadata describes (sha256), that onnxruntime can open it, and that the graph
+takes and returns what the metadata says; every mismatch is an `ArtifactError` naming the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import onnxruntime as ort
+
+from features.errors import ArtifactError
+
+# The model interface shared with training/ (which serving may not import).
+OUTPUT_SHAPES = {
+    "direction_logits": ("batch", 3, 3),
+    "returns": ("batch", 3),
+    "volatility": ("batch", 3),
+    "attention": ("batch", None),  # None: the window length, read from the metadata
+}
+FEATURES_INPUT = "features"
+POSITION_INPUT = "position"
+
+
+@dataclass(frozen=True)
+class ModelArtifact:
+    variant: str  # "full", "simplex", "hybrid" or "ensemble"
+    version: str  # the folder name under exported_models/<variant>/
+    directory: Path  # exported_models/<variant>/<version>/
+    metadata: dict[str, Any]  # metadata.json as written by the export
+    session: ort.InferenceSession  # opened once, shared by every request (it is thread-safe)
+
+    @property
+    def feature_names(self) -> list[str]:
+        return list(self.metadata["feature_names"])
+
+    @property
+    def window(self) -> int:
+        return int(self.metadata["window"])
+
+    @property
+    def position_dim(self) -> int:
+        """Width of the `position` input; 0 for variants that take none."""
+        names = {node.name for node in self.session.get_inputs()}
+        return int(self.metadata.get("position_dim") or 0) if POSITION_INPUT in names else 0
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError as error:
+        raise ArtifactError(f"{path}: missing") from error
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ArtifactError(f"{path}: not valid JSON ({error})") from error
+
+
+def session_options(intra_op_threads: int) -> ort.SessionOptions:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = intra_op_threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # onnxruntime warnings would drown the service log
+    return options
+
+
+def load_artifact(directory: Path, intra_op_threads: int = 1) -> ModelArtifact:
+    """Open ``directory``'s model.onnx after checking it against its metadata.json."""
+    metadata = read_json(directory / "metadata.json")
+    for key in ("variant", "version", "feature_names", "window", "sha256"):
+        if key not in metadata:
+            raise ArtifactError(f"{directory / 'metadata.json'}: no '{key}' field")
+    model_path = directory / "model.onnx"
+    if not model_path.is_file():
+        raise ArtifactError(f"{model_path}: missing")
+    actual = sha256_of(model_path)
+    if actual != metadata["sha256"]:
+        raise ArtifactError(
+            f"{model_path}: sha256 {actual[:12]}... differs from metadata.json's "
+            f"{str(metadata['sha256'])[:12]}... (file changed or corrupt)"
+        )
+    try:
+        session = ort.InferenceSession(
+            str(model_path), session_options(intra_op_threads), providers=["CPUExecutionProvider"]
+        )
+    except Exception as error:  # onnxruntime raises its own untyped errors for a bad graph
+        raise ArtifactError(f"{model_path}: onnxruntime cannot load it ({error})") from error
+    artifact = ModelArtifact(
+        variant=str(metadata["variant"]),
+        version=str(metadata["version"]),
+        directory=directory,
+        metadata=metadata,
+        session=session,
+    )
+    check_graph(artifact)
+    return artifact
+
+
+def check_graph(artifact: ModelArtifact) -> None:
+    """The graph's inputs and outputs must match the metadata (names, window, widths)."""
+    where = artifact.directory / "model.onnx"
+    inputs = {node.name: node.shape for node in artifact.session.get_inputs()}
+    if FEATURES_INPUT not in inputs:
+        raise ArtifactError(f"{where}: no '{FEATURES_INPUT}' input (has {sorted(inputs)})")
+    _, window, width = inputs[FEATURES_INPUT]
+    n_names = len(artifact.feature_names)
+    if width != n_names:
+        raise ArtifactError(
+            f"{where}: graph takes {width} features but metadata.json lists {n_names} names"
+        )
+    if isinstance(window, int) and window != artifact.window:
+        raise ArtifactError(f"{where}: graph window {window} != metadata window {artifact.window}")
+    if POSITION_INPUT in inputs and inputs[POSITION_INPUT][-1] != artifact.position_dim:
+        raise ArtifactError(
+            f"{where}: graph position width {inputs[POSITION_INPUT][-1]} != metadata "
+            f"position_dim {artifact.position_dim}"
+        )
+    outputs = {node.name: node.shape for node in artifact.session.get_outputs()}
+    for name, expected in OUTPUT_SHAPES.items():
+        if name not in outputs:
+            raise ArtifactError(f"{where}: no '{name}' output (has {sorted(outputs)})")
+        fixed = [artifact.window if dim is None else dim for dim in expected[1:]]
+        actual = list(outputs[name][1:])
+        if len(actual) != len(fixed) or any(
+            isinstance(a, int) and a != e for a, e in zip(actual, fixed, strict=True)
+        ):
+            shape = outputs[name]
+            raise ArtifactError(f"{where}: output '{name}' has shape {shape}, not {expected}")

@@ -1,0 +1,224 @@
+"""Bars in, a forecast and a signal out: the one path that predict, ingest and batch signals share.
+
+Bars become engine features (`features.engine`), the model's own columns are picked with
+`model_matrix` (variants may use different feature subsets), the last `WINDOW` rows go through
+the variant's predictor (or every variant's, for the ensemble), and the shared signal rule turns
+the forecast into a target position.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from features.engine import MAX_WARMUP, compute_features
+from numpy.lib.stride_tricks import sliding_window_view
+
+from features.bars import validate_bars
+from features.signal_rule import SignalRuleConfig, SignalState, combine_horizons, step
+from features.windows import WINDOW, model_matrix
+from serving.artifacts import ModelArtifact
+from serving.ensemble import combine, validation_weights
+from serving.errors import InputError
+from serving.predictor import OnnxPredictor, Prediction
+from serving.registry import ModelRegistry
+
+ENSEMBLE = "ensemble"  # the variant name that asks for every loaded variant, combined
+MIN_BARS = WINDOW + MAX_WARMUP  # bars a prediction from raw bars needs
+BATCH = 256  # windows per onnxruntime call in batch work
+PREDICTION_FIELDS = ("probabilities", "returns", "volatility", "attention")
+
+
+@dataclass(frozen=True)
+class ServingConfig:
+    intra_op_threads: int = 1  # onnxruntime threads per model run
+    live_variant: str = "hybrid"  # variant (or "ensemble") answering ingest and signals
+    snapshot_every: int = 200  # ingested bars between two snapshots of the live state
+    fsync: bool = True  # fsync the ingest journal on every bar (a crash loses nothing)
+    state_dir: Path | None = None  # live state folder; None: <home>/data/state/live
+    ensemble_weights: Mapping[str, float] | None = None  # None: from validation metrics
+    signal_rule: SignalRuleConfig = field(default_factory=SignalRuleConfig)  # shared rule
+
+
+@dataclass(frozen=True)
+class ForecastResult:
+    symbol: str  # the symbol forecast
+    timestamp: pd.Timestamp  # time of the last bar used
+    variant: str  # the variant asked for (or "ensemble")
+    versions: dict[str, str]  # version of each variant that answered
+    horizons: tuple[int, ...]  # bars ahead, one per forecast row
+    prediction: Prediction  # batch of one
+    signal: SignalState  # the signal rule's state after this forecast
+
+
+class Forecaster:
+    """Feature windows -> predictions with any loaded variant or the ensemble."""
+
+    def __init__(self, registry: ModelRegistry, config: ServingConfig) -> None:
+        self.registry = registry
+        self.config = config
+
+    def variants(
+        self, variant: str, models: Mapping[str, ModelArtifact] | None = None
+    ) -> list[str]:
+        """The variants that answer for ``variant``: all loaded ones for the ensemble."""
+        models = self.registry.models if models is None else models
+        if variant == ENSEMBLE:
+            return list(models)
+        if variant not in models:
+            self.registry.get(variant)  # raises the unknown-variant error
+        return [variant]
+
+    def predict_frame(
+        self, frame: pd.DataFrame, variant: str, position: Sequence[float] | None = None
+    ) -> tuple[Prediction, dict[str, str], tuple[int, ...]]:
+        """Predict from the last WINDOW rows of a feature frame (all engine columns)."""
+        return self.predict_windows(frame, variant, np.array([len(frame) - 1]), position)
+
+    def predict_windows(
+        self,
+        frame: pd.DataFrame,
+        variant: str,
+        ends: np.ndarray,
+        position: Sequence[float] | None = None,
+    ) -> tuple[Prediction, dict[str, str], tuple[int, ...]]:
+        """Predict the windows of ``frame`` that end at the rows ``ends`` (batched)."""
+        models = self.registry.models  # one consistent set for the whole request
+        chosen = self.variants(variant, models)
+        position_array = None if position is None else np.asarray([position], dtype=np.float32)
+        predictions = {}
+        for name in chosen:
+            artifact = models[name]
+            windows = feature_windows(frame, artifact.feature_names, ends)
+            predictor = OnnxPredictor(artifact)
+            parts = [
+                predictor.predict(windows[i : i + BATCH], position_array)
+                for i in range(0, len(windows), BATCH)
+            ]
+            predictions[name] = concatenate(parts)
+        versions = {name: models[name].version for name in chosen}
+        horizons = tuple(models[chosen[0]].metadata.get("horizons", (1, 4, 24)))
+        if variant != ENSEMBLE:
+            return predictions[chosen[0]], versions, horizons
+        weights = self.config.ensemble_weights or validation_weights(models)
+        return combine(predictions, weights), versions, horizons
+
+    def signal(
+        self, prediction: Prediction, horizons: Sequence[int], state: SignalState
+    ) -> SignalState:
+        """The shared signal rule's next state after this (single-row) prediction."""
+        rule = self.config.signal_rule
+        probs, per_bar_return, per_bar_vol = combine_horizons(
+            prediction.probabilities, prediction.returns, prediction.volatility, horizons, rule
+        )
+        return step(state, probs[0], per_bar_return[0], float(per_bar_vol[0]), rule)
+
+    def forecast_bars(
+        self,
+        symbol: str,
+        bars: pd.DataFrame,
+        context: Mapping[str, pd.DataFrame] | None = None,
+        variant: str = "hybrid",
+        position: Sequence[float] | None = None,
+    ) -> ForecastResult:
+        """Predict from a validated bar frame (at least MIN_BARS); the signal starts from flat."""
+        if len(bars) < MIN_BARS:
+            raise InputError(
+                "bars", f"{len(bars)} bars given; a prediction needs at least {MIN_BARS} "
+                f"(window {WINDOW} + feature warm-up {MAX_WARMUP})"
+            )
+        frame = compute_features(bars, dict(context) if context else None)
+        prediction, versions, horizons = self.predict_frame(frame, variant, position)
+        return ForecastResult(
+            symbol=symbol,
+            timestamp=bars["timestamp"].iloc[-1],
+            variant=variant,
+            versions=versions,
+            horizons=horizons,
+            prediction=prediction,
+            signal=self.signal(prediction, horizons, SignalState()),
+        )
+
+
+def feature_windows(frame: pd.DataFrame, names: Sequence[str], ends: np.ndarray) -> np.ndarray:
+    """(len(ends), WINDOW, F) float32 windows of the model's columns, refusing warm-up NaN."""
+    matrix = model_matrix(frame, names)
+    if len(matrix) < WINDOW or ends.min() < WINDOW - 1:
+        raise InputError("bars", f"a window needs {WINDOW} rows; send at least {MIN_BARS} bars")
+    windows = sliding_window_view(matrix, WINDOW, axis=0)[ends - WINDOW + 1].transpose(0, 2, 1)
+    warm = np.isnan(windows).any(axis=(0, 1))
+    if warm.any():
+        cold = [name for name, bad in zip(names, warm, strict=True) if bad]
+        raise InputError(
+            "bars", f"not enough history: features {cold[:3]} are still warming up in the "
+            f"last {WINDOW} bars; send at least {MIN_BARS} bars"
+        )
+    return windows
+
+
+def concatenate(parts: Sequence[Prediction]) -> Prediction:
+    if len(parts) == 1:
+        return parts[0]
+    return Prediction(*(np.concatenate([getattr(p, f) for p in parts]) for f in PREDICTION_FIELDS))
+
+
+def bars_frame(bars: Sequence[Mapping], field_name: str = "bars") -> pd.DataFrame:
+    """Request bars (dicts with timestamp, open, high, low, close, volume) as a bar frame."""
+    frame = pd.DataFrame(list(bars))
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+    return validate_bars(frame, origin=field_name)
+
+
+def context_frames(context: Mapping[str, Sequence] | None) -> dict[str, pd.DataFrame] | None:
+    """Request context series (name -> points with timestamp and close) as frames."""
+    if not context:
+        return None
+    frames = {}
+    for name, points in context.items():
+        frame = pd.DataFrame([{"timestamp": p.timestamp, "close": p.close} for p in points])
+        frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+        frames[name] = frame
+    return frames
+
+
+def config_from_env() -> ServingConfig:
+    """The service's configuration: defaults, overridden by TRADECAST_* environment variables."""
+    defaults = ServingConfig()
+    return ServingConfig(
+        intra_op_threads=int(os.environ.get("TRADECAST_THREADS", defaults.intra_op_threads)),
+        live_variant=os.environ.get("TRADECAST_LIVE_VARIANT", defaults.live_variant),
+        snapshot_every=int(os.environ.get("TRADECAST_SNAPSHOT_EVERY", defaults.snapshot_every)),
+        fsync=os.environ.get("TRADECAST_FSYNC", "1") != "0",
+        state_dir=Path(os.environ["TRADECAST_STATE_DIR"]) if "TRADECAST_STATE_DIR" in os.environ
+        else None,
+    )
+
+
+def forecast_dict(result: ForecastResult, return_attention: bool = False) -> dict:
+    """A `ForecastResult` as the JSON body of `serving.schemas.Forecast`."""
+    prediction = result.prediction
+    rows = [
+        {
+            "horizon": int(horizon),
+            "p_down": float(prediction.probabilities[0, index, 0]),
+            "p_flat": float(prediction.probabilities[0, index, 1]),
+            "p_up": float(prediction.probabilities[0, index, 2]),
+            "expected_return": float(prediction.returns[0, index]),
+            "volatility": float(prediction.volatility[0, index]),
+        }
+        for index, horizon in enumerate(result.horizons)
+    ]
+    attention = prediction.attention[0].astype(float).tolist() if return_attention else None
+    return {
+        "symbol": result.symbol,
+        "timestamp": result.timestamp.isoformat(),
+        "variant": result.variant,
+        "versions": result.versions,
+        "forecasts": rows,
+        "signal": {"position": result.signal.position, "bars_held": result.signal.bars_held},
+        "attention": attention,
+    }

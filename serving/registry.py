@@ -1,0 +1,78 @@
+"""The models the service answers with: every variant named in exported_models/manifest.json.
+
+All variants are opened once, when the registry is built (never lazily on a request). `reload`
+opens the manifest's current versions off to the side and swaps them in with one assignment,
+so a request sees either the old set or the new set, never a mix; if any fails to load, the old
+set stays and the error says why.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+
+from features.errors import ArtifactError
+from serving.artifacts import ModelArtifact, load_artifact, read_json
+from serving.errors import UnknownVariantError
+
+MANIFEST = "manifest.json"
+
+
+def read_manifest(exported_dir: Path) -> dict[str, Path]:
+    """Variant -> its version folder, as the manifest names them."""
+    path = exported_dir / MANIFEST
+    manifest = read_json(path)
+    variants = manifest.get("variants")
+    if not isinstance(variants, dict) or not variants:
+        raise ArtifactError(f"{path}: no variants listed (run `tradecast export` first)")
+    folders = {}
+    for variant, entry in variants.items():
+        if not isinstance(entry, dict) or "path" not in entry:
+            raise ArtifactError(f"{path}: entry for '{variant}' has no 'path'")
+        folders[variant] = exported_dir / entry["path"]
+    return folders
+
+
+def load_models(exported_dir: Path, intra_op_threads: int = 1) -> dict[str, ModelArtifact]:
+    """Open every variant of the manifest; all or nothing."""
+    models = {}
+    for variant, folder in read_manifest(exported_dir).items():
+        artifact = load_artifact(folder, intra_op_threads)
+        if artifact.variant != variant:
+            raise ArtifactError(
+                f"{folder / 'metadata.json'}: variant '{artifact.variant}' but the manifest "
+                f"lists it as '{variant}'"
+            )
+        models[variant] = artifact
+    return models
+
+
+class ModelRegistry:
+    """The loaded variants; `get` is lock-free, `reload` swaps the whole set at once."""
+
+    def __init__(self, exported_dir: Path, intra_op_threads: int = 1) -> None:
+        self.exported_dir = exported_dir
+        self.intra_op_threads = intra_op_threads
+        self._models: Mapping[str, ModelArtifact] = load_models(exported_dir, intra_op_threads)
+        self._reload_lock = threading.Lock()
+
+    @property
+    def models(self) -> Mapping[str, ModelArtifact]:
+        """A consistent snapshot of the loaded set (hold on to it for one request)."""
+        return self._models
+
+    def get(self, variant: str) -> ModelArtifact:
+        models = self._models
+        if variant not in models:
+            raise UnknownVariantError(
+                f"variant: unknown '{variant}' (loaded: {', '.join(sorted(models))})"
+            )
+        return models[variant]
+
+    def reload(self) -> dict[str, str]:
+        """Re-read the manifest and swap in its versions; on failure keep the current ones."""
+        with self._reload_lock:
+            fresh = load_models(self.exported_dir, self.intra_op_threads)
+            self._models = fresh
+        return {variant: artifact.version for variant, artifact in fresh.items()}

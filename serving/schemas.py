@@ -1,0 +1,162 @@
+"""The HTTP API's request and response bodies.
+
+Strict on purpose: unknown fields are refused (a typo must not be ignored), numbers must be JSON
+numbers (no "1.5" strings), NaN and inf are refused, timestamps must carry a time zone.
+Every field has a description; they make up the OpenAPI page.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+MAX_BARS = 5000  # the longest window of bars one predict request may carry
+MAX_SYMBOLS = 1000  # symbols per `signals` request
+FIRST_TIME = datetime(1900, 1, 1, tzinfo=UTC)  # earliest bar time accepted
+LAST_TIME = datetime(2200, 1, 1, tzinfo=UTC)  # latest bar time accepted
+
+Symbol = Annotated[
+    str,
+    Field(
+        min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9.^=_/-]*$",
+        description="Ticker, e.g. AAPL, ^GSPC or BTC/USDT.",
+    ),
+]
+
+
+def positive(value: float) -> float:
+    # Not Field(gt=0): BentoML publishes OpenAPI 3.0, where pydantic's numeric
+    # exclusiveMinimum is invalid (schemathesis refuses the whole operation).
+    if value <= 0:
+        raise ValueError("must be > 0")
+    return value
+
+
+def representable(value: datetime) -> datetime:
+    # pandas' nanosecond timestamps end in 2262; later (or absurdly early) times are refused here
+    if not FIRST_TIME <= value <= LAST_TIME:
+        raise ValueError(f"must be between {FIRST_TIME:%Y} and {LAST_TIME:%Y}")
+    return value
+
+
+Time = Annotated[AwareDatetime, AfterValidator(representable)]
+Price = Annotated[float, Field(ge=0, description="Price, > 0."), AfterValidator(positive)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
+
+
+class Bar(Strict):
+    timestamp: Time = Field(
+        description="Bar open time, ISO 8601 with a zone (daily bars: the session date 00:00Z)."
+    )
+    open: Price
+    high: Price
+    low: Price
+    close: Price = Field(description="Close, split-adjusted; the features use it.")
+    volume: float = Field(ge=0, description="Traded volume, >= 0 (0 for indices).")
+
+
+class ContextPoint(Strict):
+    timestamp: Time = Field(description="Time of this context close, ISO 8601 with zone.")
+    close: Price = Field(description="Close of the context series (e.g. SPY, VIX).")
+
+
+ContextBars = Annotated[
+    dict[str, list[ContextPoint]],
+    Field(description="Market context series by name (SPY, QQQ, VIX, a sector ETF), oldest first."),
+]
+
+
+class PredictRequest(Strict):
+    symbol: Symbol
+    bars: list[Bar] = Field(
+        min_length=1, max_length=MAX_BARS,
+        description="Recent bars, oldest first: the window (60) plus the features' warm-up.",
+    )
+    context: ContextBars | None = None
+    position: list[float] | None = Field(
+        default=None, description="Position state for the `full` variant (POSITION_DIM numbers)."
+    )
+    variant: str = Field(
+        default="hybrid", max_length=32, description="A loaded variant, or 'ensemble'."
+    )
+    return_attention: bool = Field(default=False, description="Also return attention weights.")
+
+
+class IngestRequest(Strict):
+    symbol: Symbol
+    bar: Bar = Field(description="The symbol's newest bar; the same bar again changes nothing.")
+    context: dict[str, ContextPoint] | None = Field(
+        default=None, description="Context closes at or before this bar, by series name."
+    )
+    return_attention: bool = Field(default=False, description="Also return attention weights.")
+
+
+class SignalsRequest(Strict):
+    symbols: list[Symbol] = Field(
+        min_length=1, max_length=MAX_SYMBOLS, description="Symbols with live state (ingested)."
+    )
+
+
+class HorizonForecast(BaseModel):
+    horizon: int = Field(description="Bars ahead.")
+    p_down: float = Field(description="Probability of a down move over the horizon.")
+    p_flat: float = Field(description="Probability of a flat move.")
+    p_up: float = Field(description="Probability of an up move.")
+    expected_return: float = Field(description="Expected simple return over the horizon.")
+    volatility: float = Field(description="Expected realised volatility over the horizon.")
+
+
+class Signal(BaseModel):
+    position: float = Field(description="Target position in [-1, 1] from the signal rule.")
+    bars_held: int = Field(description="Bars since the target position last changed.")
+
+
+class Forecast(BaseModel):
+    symbol: str = Field(description="The symbol.")
+    timestamp: AwareDatetime = Field(description="Time of the last bar the forecast uses.")
+    variant: str = Field(description="Variant that answered, or 'ensemble'.")
+    versions: dict[str, str] = Field(description="Model version of each variant used.")
+    forecasts: list[HorizonForecast] = Field(description="One entry per horizon.")
+    signal: Signal = Field(
+        description="Signal rule output: from flat for predict, the live state for ingest."
+    )
+    attention: list[float] | None = Field(
+        default=None, description="Weight of each bar of the window (when asked)."
+    )
+
+
+class IngestResponse(BaseModel):
+    symbol: str = Field(description="The symbol.")
+    timestamp: AwareDatetime = Field(description="Time of the symbol's latest bar.")
+    added: bool = Field(description="False when this bar was already ingested (no change).")
+    bars: int = Field(description="Bars ingested for the symbol so far.")
+    bars_needed: int = Field(description="Bars still needed before the first forecast (0: ready).")
+    forecast: Forecast | None = Field(description="The forecast and signal; null while warming up.")
+
+
+class SignalsResponse(BaseModel):
+    signals: dict[str, Forecast | None] = Field(
+        description="Latest forecast by symbol; null while a symbol is warming up."
+    )
+
+
+class ModelInfo(BaseModel):
+    variant: str = Field(description="Variant name.")
+    version: str = Field(description="Version folder name.")
+    feature_names: list[str] = Field(description="Input features, in order.")
+    ensemble_weight: float = Field(description="Weight of this variant in 'ensemble'.")
+    metadata: dict = Field(description="metadata.json as exported.")
+
+
+class ModelsResponse(BaseModel):
+    models: list[ModelInfo] = Field(description="Every loaded variant.")
+    live_variant: str = Field(description="Variant that answers ingest and signals.")
+
+
+class ReloadResponse(BaseModel):
+    versions: dict[str, str] = Field(description="Variant -> version now served.")

@@ -1,0 +1,44 @@
+"""Serving fixtures: a scratch home with the exported models and the sample bars, and the real
+BentoML service started on 127.0.0.1 over it (one server for the session)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pandas as pd
+import pytest
+
+from features.home import Home
+from features.store import BarStore
+
+from .helpers import API_KEY, Server, make_home
+
+
+@pytest.fixture(scope="session")
+def serving_home(tmp_path_factory, exported_home: Home, sample_home: Home) -> Home:
+    return make_home(tmp_path_factory.mktemp("serving_home"), exported_home, sample_home)
+
+
+@pytest.fixture(scope="session")
+def aapl(sample_home: Home) -> pd.DataFrame:
+    return BarStore(sample_home.bars_dir).read("AAPL", "1d")
+
+
+@pytest.fixture(scope="session")
+def server(serving_home: Home, tmp_path_factory) -> Iterator[Server]:
+    state = tmp_path_factory.mktemp("server_state")
+    started = Server.start(
+        serving_home.root, state / "server.log", TRADECAST_API_KEY=API_KEY,
+        TRADECAST_STATE_DIR=str(state / "live"), TRADECAST_SNAPSHOT_EVERY="50",
+        TRADECAST_LIVE_VARIANT="hybrid",
+    )
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="session")
+def client(server: Server) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=30, headers={"x-api-key": API_KEY}) as http:
+        yield http
+

@@ -1,0 +1,76 @@
+"""The predictor, the ensemble and the bars -> signal pipeline, in process."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.engine import compute_features
+from features.home import Home
+from features.signal_rule import SignalState, combine_horizons, step
+from features.windows import WINDOW, model_matrix
+from serving.ensemble import combine, validation_weights
+from serving.errors import InputError, UnknownVariantError
+from serving.pipeline import MIN_BARS, Forecaster, ServingConfig
+from serving.predictor import OnnxPredictor
+from serving.registry import ModelRegistry
+
+
+@pytest.fixture(scope="module")
+def forecaster(exported_home: Home) -> Forecaster:
+    return Forecaster(ModelRegistry(exported_home.exported_dir), ServingConfig())
+
+
+def test_predictor_matches_a_bare_onnxruntime_run(forecaster: Forecaster, aapl) -> None:
+    artifact = forecaster.registry.get("hybrid")
+    window = model_matrix(compute_features(aapl.iloc[:400]), artifact.feature_names)[-WINDOW:]
+    prediction = OnnxPredictor(artifact).predict(window[None])
+    logits, returns, _, attention = artifact.session.run(None, {"features": window[None]})
+    expected = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    np.testing.assert_allclose(prediction.probabilities, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(prediction.returns, returns)
+    np.testing.assert_allclose(prediction.attention, attention)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_windows_never_reach_the_model(forecaster: Forecaster, bad: float) -> None:
+    artifact = forecaster.registry.get("hybrid")
+    window = np.ones((1, WINDOW, len(artifact.feature_names)), dtype=np.float32)
+    window[0, 7, 3] = bad
+    with pytest.raises(InputError, match=r"non-finite value at \[0, 7, 3\]"):
+        OnnxPredictor(artifact).predict(window)
+
+
+def test_too_few_bars_names_the_field_and_the_count(forecaster: Forecaster, aapl) -> None:
+    with pytest.raises(InputError, match=f"bars: {MIN_BARS - 1} bars given.*{MIN_BARS}"):
+        forecaster.forecast_bars("AAPL", aapl.iloc[: MIN_BARS - 1])
+
+
+def test_unknown_variant(forecaster: Forecaster, aapl) -> None:
+    with pytest.raises(UnknownVariantError, match="variant: unknown 'nope'"):
+        forecaster.forecast_bars("AAPL", aapl.iloc[:MIN_BARS], variant="nope")
+
+
+def test_ensemble_is_the_weighted_combination(forecaster: Forecaster, aapl) -> None:
+    bars = aapl.iloc[-MIN_BARS:]
+    single = {v: forecaster.forecast_bars("AAPL", bars, variant=v).prediction
+              for v in forecaster.registry.models}
+    weights = validation_weights(forecaster.registry.models)
+    assert sum(weights.values()) == pytest.approx(1.0)
+    ensemble = forecaster.forecast_bars("AAPL", bars, variant="ensemble").prediction
+    for field in ("probabilities", "returns", "volatility", "attention"):
+        expected = sum(weights[v] * getattr(p, field) for v, p in single.items())
+        np.testing.assert_allclose(getattr(ensemble, field), expected, rtol=1e-5, atol=1e-7)
+    given = combine(single, {v: 1.0 if v == "hybrid" else 0.0 for v in single})
+    np.testing.assert_allclose(given.returns, single["hybrid"].returns)
+
+
+def test_signal_uses_the_shared_rule_from_flat(forecaster: Forecaster, aapl) -> None:
+    result = forecaster.forecast_bars("AAPL", aapl.iloc[-MIN_BARS:])
+    rule = forecaster.config.signal_rule
+    probs, per_bar, vol = combine_horizons(result.prediction.probabilities,
+                                           result.prediction.returns,
+                                           result.prediction.volatility, result.horizons, rule)
+    assert result.signal == step(SignalState(), probs[0], per_bar[0], float(vol[0]), rule)
+    assert result.timestamp == pd.Timestamp(aapl["timestamp"].iloc[-1])

@@ -1,0 +1,208 @@
+"""The real BentoML service on 127.0.0.1: answers equal the offline ones, bad input gets 4xx."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import threading
+
+import httpx
+import numpy as np
+import pytest
+
+from features.engine import compute_features
+from features.home import Home
+from serving.examples import bar_json
+from serving.pipeline import MIN_BARS, Forecaster, ServingConfig, forecast_dict
+from serving.registry import ModelRegistry
+
+from .helpers import API_KEY, Server
+
+
+@pytest.fixture(scope="module")
+def forecaster(serving_home: Home) -> Forecaster:
+    return Forecaster(ModelRegistry(serving_home.exported_dir), ServingConfig())
+
+
+@pytest.fixture(scope="module")
+def body(aapl) -> dict:
+    bars = [bar_json(bar) for bar in aapl.iloc[-MIN_BARS:].itertuples()]
+    return {"symbol": "AAPL", "bars": bars, "variant": "hybrid"}
+
+
+def assert_same_forecast(answer: dict, expected: dict) -> None:
+    assert answer["versions"] == expected["versions"]
+    assert answer["signal"] == expected["signal"]
+    for got, want in zip(answer["forecasts"], expected["forecasts"], strict=True):
+        assert got.keys() == want.keys()
+        np.testing.assert_allclose(list(got.values()), list(want.values()), rtol=1e-5, atol=1e-7)
+    if expected["attention"] is not None:
+        np.testing.assert_allclose(answer["attention"], expected["attention"], rtol=1e-5)
+
+
+@pytest.mark.parametrize("variant", ["hybrid", "simplex", "ensemble"])
+def test_predict_equals_the_offline_pipeline(client, forecaster, body, aapl, variant) -> None:
+    response = client.post("/predict", json={**body, "variant": variant, "return_attention": True})
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    offline = forecaster.forecast_bars("AAPL", aapl.iloc[-MIN_BARS:], variant=variant)
+    assert_same_forecast(answer, forecast_dict(offline, return_attention=True))
+    assert len(answer["attention"]) == 60 and answer["variant"] == variant
+    probabilities = [[f["p_down"], f["p_flat"], f["p_up"]] for f in answer["forecasts"]]
+    np.testing.assert_allclose(np.sum(probabilities, axis=1), 1.0, rtol=1e-5)
+
+
+def test_attention_only_when_asked(client, body) -> None:
+    assert client.post("/predict", json=body).json()["attention"] is None
+
+
+def test_ingest_matches_the_offline_pipeline_and_is_idempotent(client, forecaster, aapl) -> None:
+    bars = aapl.iloc[-(MIN_BARS + 3):]
+    answers = [client.post("/ingest", json={"symbol": "TEST.A", "bar": bar_json(b)})
+               for b in bars.itertuples()]
+    assert all(a.status_code == 200 for a in answers), answers[-1].text
+    last = answers[-1].json()
+    assert last["added"] and last["bars"] == MIN_BARS + 3 and last["bars_needed"] == 0
+    offline = forecaster.predict_frame(compute_features(bars), "hybrid")
+    np.testing.assert_allclose([f["p_up"] for f in last["forecast"]["forecasts"]],
+                               offline[0].probabilities[0, :, 2], rtol=1e-4, atol=1e-6)
+    again = client.post("/ingest", json={"symbol": "TEST.A", "bar": bar_json(
+        next(bars.iloc[-1:].itertuples()))})
+    assert again.status_code == 200 and again.json()["added"] is False
+    assert again.json()["forecast"] == last["forecast"]
+    older = client.post("/ingest", json={"symbol": "TEST.A", "bar": bar_json(
+        next(bars.iloc[-5:].itertuples()))})
+    assert older.status_code == 409 and "older than" in older.json()["error"]
+    signals = client.post("/signals", json={"symbols": ["TEST.A"]}).json()["signals"]
+    assert signals["TEST.A"] == last["forecast"]
+
+
+def test_models_lists_every_variant(client, serving_home: Home) -> None:
+    manifest = json.loads((serving_home.exported_dir / "manifest.json").read_text())
+    answer = client.post("/models", json={}).json()
+    assert {m["variant"]: m["version"] for m in answer["models"]} == {
+        v: e["version"] for v, e in manifest["variants"].items()
+    }
+    assert sum(m["ensemble_weight"] for m in answer["models"]) == pytest.approx(1.0)
+
+
+def bad_requests(body: dict) -> list[tuple[str, dict, int, str]]:
+    """(name, request kwargs, status, a text the answer must contain)."""
+    bar = body["bars"][-1]
+    nan_body = json.dumps(body).replace(str(bar["close"]), "NaN", 1)
+    return [
+        ("malformed json", {"content": b'{"symbol": ', "headers": JSON}, 400, "json"),
+        ("missing field", {"json": {"symbol": "AAPL"}}, 400, "bars"),
+        ("59 bars", {"json": {**body, "bars": body["bars"][-59:]}}, 422, "59 bars given"),
+        ("nan", {"content": nan_body.encode(), "headers": JSON}, 400, "finite"),
+        ("inf", {"content": json.dumps(body).replace(str(bar["close"]), "Infinity", 1)
+                 .encode(), "headers": JSON}, 400, "finite"),
+        ("negative price", {"json": {**body, "bars": [*body["bars"][:-1], {**bar, "low": -1.0}]}},
+         400, "low"),
+        ("numeric string", {"json": {**body, "bars": [*body["bars"][:-1], {**bar, "open": "1.5"}]}},
+         400, "open"),
+        ("unknown field", {"json": {**body, "colour": "red"}}, 400, "colour"),
+        ("unknown variant", {"json": {**body, "variant": "nope"}}, 404, "variant"),
+        ("bars out of order", {"json": {**body, "bars": body["bars"][::-1]}}, 422, "bars"),
+        ("oversized body", {"content": b'{"symbol": "' + b"A" * 3_000_000 + b'"}',
+                            "headers": JSON}, 413, "larger than"),
+        ("wrong content type", {"content": json.dumps(body).encode(),
+                                "headers": {"content-type": "text/plain"}}, 415, "content-type"),
+        ("multipart without boundary", {"content": b"--x\r\n",
+                                        "headers": {"content-type": "multipart/form-data"}},
+         415, "content-type"),
+    ]
+
+
+JSON = {"content-type": "application/json"}
+
+
+def test_bad_input_gets_a_4xx_naming_the_problem(client, body) -> None:
+    for name, request, status, text in bad_requests(body):
+        response = client.post("/predict", **request)
+        assert response.status_code == status, (name, response.text[:300])
+        assert text.lower() in response.text.lower(), (name, response.text[:300])
+
+
+def test_unknown_symbol_in_signals_is_404(client) -> None:
+    response = client.post("/signals", json={"symbols": ["NEVER"]})
+    assert response.status_code == 404 and "NEVER" in response.json()["error"]
+
+
+def test_api_key_guards_ingest_and_reload_and_is_never_logged(server: Server, body) -> None:
+    bar = body["bars"][-1]
+    for path, payload in (("/ingest", {"symbol": "KEY", "bar": bar}), ("/reload", {})):
+        assert httpx.post(server.url + path, json=payload).status_code == 401
+        wrong = httpx.post(server.url + path, json=payload, headers={"x-api-key": "wrong-key"})
+        assert wrong.status_code == 401
+    assert httpx.post(server.url + "/predict", json=body).status_code == 200  # predict is open
+    ok = httpx.post(server.url + "/ingest", json={"symbol": "KEY", "bar": bar},
+                    headers={"x-api-key": API_KEY})
+    assert ok.status_code == 200
+    log = server.log.read_text()
+    assert "/ingest" in log  # the access log is on, so the check below means something
+    assert API_KEY not in log and "wrong-key" not in log
+
+
+def test_docs_page_loads_nothing_from_outside(server: Server) -> None:
+    page = httpx.get(server.url + "/")
+    assert page.status_code == 200 and "swagger-ui" in page.text
+    links = re.findall(r'(?:src|href)\s*=\s*["\']([^"\']+)', page.text)
+    assert links and not [link for link in links if "//" in link]
+    assert "googletagmanager" not in page.text
+    for link in links:
+        assert httpx.get(f"{server.url}/{link.removeprefix('./')}").status_code == 200, link
+    spec = httpx.get(server.url + "/docs.json").json()
+    bar = spec["components"]["schemas"]["Bar"]["properties"]
+    assert all(field.get("description") for field in bar.values())
+
+
+def test_probes_and_metrics_stay_on(server: Server) -> None:
+    for path in ("/livez", "/readyz"):
+        assert httpx.get(server.url + path).status_code == 200
+    metrics = httpx.get(server.url + "/metrics")
+    assert metrics.status_code == 200 and "bentoml_service_request" in metrics.text
+
+
+def test_reload_swaps_versions_without_a_failed_request(
+    client, server: Server, serving_home: Home, body
+) -> None:
+    manifest_path = serving_home.exported_dir / "manifest.json"
+    original = manifest_path.read_text()
+    manifest = json.loads(original)
+    old = manifest["variants"]["hybrid"]
+    new_dir = serving_home.exported_dir / "hybrid" / "v-reloaded"
+    shutil.copytree(serving_home.exported_dir / old["path"], new_dir)
+    metadata = json.loads((new_dir / "metadata.json").read_text())
+    (new_dir / "metadata.json").write_text(json.dumps({**metadata, "version": "v-reloaded"}))
+    statuses, versions, stop = [], set(), threading.Event()
+
+    def hammer() -> None:
+        with httpx.Client(base_url=server.url, timeout=30) as own:
+            while not stop.is_set():
+                answer = own.post("/predict", json=body)
+                statuses.append(answer.status_code)
+                if answer.status_code == 200:
+                    versions.add(answer.json()["versions"]["hybrid"])
+
+    worker = threading.Thread(target=hammer)
+    worker.start()
+    try:
+        manifest["variants"]["hybrid"] = {"version": "v-reloaded", "path": "hybrid/v-reloaded"}
+        manifest_path.write_text(json.dumps(manifest))
+        reloaded = client.post("/reload", json={})
+        assert reloaded.status_code == 200, reloaded.text
+        assert reloaded.json()["versions"]["hybrid"] == "v-reloaded"
+        after = client.post("/predict", json=body).json()
+        assert after["versions"]["hybrid"] == "v-reloaded"
+        (new_dir / "model.onnx").write_bytes(b"broken")  # a bad reload keeps what is loaded
+        assert client.post("/reload", json={}).status_code == 503
+        assert client.post("/predict", json=body).json()["versions"]["hybrid"] == "v-reloaded"
+    finally:
+        stop.set()
+        worker.join()
+        manifest_path.write_text(original)  # the other tests expect the exported versions
+        client.post("/reload", json={})
+    assert statuses and set(statuses) == {200}
+    assert "v-reloaded" in versions

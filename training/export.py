@@ -1,0 +1,336 @@
+"""PyTorch -> ONNX: one self-contained ``model.onnx`` per variant, proven equal before it is kept.
+
+Export uses the TorchScript exporter (``dynamo=False``): it traces the fixed 60-step window in
+a few seconds, where the dynamo exporter spent one to two minutes per variant on the unrolled
+sLSTM loop, and both give the same graph semantics here. Weights are embedded in the one file
+(the largest variant is ~110 MB, far below protobuf's 2 GB), so the sha256 in the metadata
+covers graph and weights together.
+
+The export is written to a hidden temporary folder, checked against PyTorch with onnxruntime at
+batch 1 and batch 32 from that one file (the batch axis is dynamic), and only then renamed into
+``exported_models/<variant>/<version>/``; the manifest is replaced atomically last.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from features.errors import ArtifactError
+from training.checkpoint import load_checkpoint
+from training.models import OUTPUT_NAMES, POSITION_DIM, WINDOW, TradecastModel, build_model
+
+HORIZONS = (1, 4, 24)  # features.labels.HORIZONS: the order of the model's horizon axis
+MANIFEST_FILE = "manifest.json"
+MODEL_FILE = "model.onnx"
+METADATA_FILE = "metadata.json"
+DEFAULT_N_FEATURES = 60  # input width when neither a checkpoint nor the feature engine names one
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    opset: int = 17  # ONNX opset of the written graph
+    tolerance: float = 1e-4  # largest allowed |onnxruntime - torch| on any output
+    parity_batches: tuple[int, ...] = (1, 32)  # batch sizes checked from the one exported file
+    example_batch: int = 2  # tracing batch; 1 would let the exporter pin the batch axis to 1
+    seed: int = 0  # seeds the parity inputs
+
+
+@dataclass
+class ExportResult:
+    variant: str  # the exported variant
+    version: str  # folder name under exported_models/<variant>/
+    folder: Path  # exported_models/<variant>/<version>/
+    metadata: dict[str, Any] = field(repr=False)  # what metadata.json holds
+    export_s: float = 0.0  # seconds spent tracing and writing the graph
+    parity_s: float = 0.0  # seconds spent on the onnxruntime parity check
+
+
+def input_names(model: TradecastModel) -> list[str]:
+    return ["features", "position"] if model.uses_position else ["features"]
+
+
+def example_inputs(model: TradecastModel, batch: int, seed: int) -> tuple[torch.Tensor, ...]:
+    """Raw-scale inputs: the normaliser maps them to standard normal, positions in [-1, 1]."""
+    generator = torch.Generator().manual_seed(seed)
+    noise = torch.randn(batch, WINDOW, model.n_features, generator=generator)
+    features = model.input_mean + model.input_std * noise  # (B, T, F)
+    if not model.uses_position:
+        return (features,)
+    position = torch.rand(batch, POSITION_DIM, generator=generator) * 2 - 1  # (B, P)
+    return features, position
+
+
+def write_onnx(model: TradecastModel, path: Path, config: ExportConfig) -> None:
+    """Trace the model at the example batch and write one ONNX file with a dynamic batch axis."""
+    names = input_names(model)
+    dynamic = {name: {0: "batch"} for name in [*names, *OUTPUT_NAMES]}
+    example = example_inputs(model, config.example_batch, config.seed)
+    with warnings.catch_warnings():  # tracer notes about shapes read as Python ints: by design
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model.eval(),
+            example,
+            str(path),
+            dynamo=False,
+            input_names=names,
+            output_names=list(OUTPUT_NAMES),
+            dynamic_axes=dynamic,
+            opset_version=config.opset,
+            do_constant_folding=True,
+        )
+
+
+def ort_session(path: Path, threads: int = 2):
+    """An onnxruntime CPU session with the full graph optimisations and ``threads`` intra-op."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def parity_check(model: TradecastModel, path: Path, config: ExportConfig) -> float:
+    """Largest |onnxruntime - torch| over every output and parity batch; raises past tolerance."""
+    session = ort_session(path)
+    names = input_names(model)
+    worst = 0.0
+    for batch in config.parity_batches:
+        inputs = example_inputs(model, batch, config.seed + batch)
+        with torch.no_grad():
+            expected = [t.numpy() for t in model.eval()(*inputs)]
+        got = session.run(list(OUTPUT_NAMES), {n: t.numpy() for n, t in zip(names, inputs)})
+        for name, want, have in zip(OUTPUT_NAMES, expected, got):
+            if want.shape != have.shape:
+                raise ArtifactError(
+                    f"{model.variant}: ONNX output {name} has shape {have.shape} at batch "
+                    f"{batch}, PyTorch gives {want.shape}; nothing was written"
+                )
+            diff = float(np.max(np.abs(want - have))) if np.isfinite(have).all() else np.inf
+            if diff > config.tolerance:
+                raise ArtifactError(
+                    f"{model.variant}: ONNX output {name} differs from PyTorch by {diff:.3g} at "
+                    f"batch {batch} (tolerance {config.tolerance:g}); nothing was written"
+                )
+            worst = max(worst, diff)
+    return worst
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_json_atomic(path: Path, payload: Any) -> None:
+    """Write JSON to a temporary file in the same folder, then rename it over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w") as out:
+            json.dump(payload, out, indent=2)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def read_manifest(exported_dir: Path) -> dict[str, Any]:
+    path = Path(exported_dir) / MANIFEST_FILE
+    if not path.exists():
+        return {"variants": {}}
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ArtifactError(f"{path}: not valid JSON ({error})") from None
+
+
+def update_manifest(exported_dir: Path, variant: str, version: str) -> None:
+    """Point serving at ``variant``/``version``, replacing manifest.json atomically."""
+    manifest = read_manifest(exported_dir)
+    manifest.setdefault("variants", {})[variant] = {
+        "version": version,
+        "path": f"{variant}/{version}",
+    }
+    write_json_atomic(Path(exported_dir) / MANIFEST_FILE, manifest)
+
+
+def new_version(variant_dir: Path) -> str:
+    """A UTC timestamp, with a counter when a version of that second already exists."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    version, counter = stamp, 1
+    while (variant_dir / version).exists():
+        counter += 1
+        version = f"{stamp}-{counter}"
+    return version
+
+
+def tensor_specs(names: list[str], shapes: list[list[Any]]) -> list[dict[str, Any]]:
+    return [{"name": name, "shape": shape} for name, shape in zip(names, shapes)]
+
+
+def describe_io(model: TradecastModel) -> tuple[list[dict], list[dict]]:
+    """Input and output names with shapes, ``"batch"`` marking the dynamic axis."""
+    inputs = [["batch", WINDOW, model.n_features], ["batch", POSITION_DIM]]
+    outputs = [["batch", len(HORIZONS), 3], ["batch", len(HORIZONS)], ["batch", len(HORIZONS)]]
+    outputs.append(["batch", WINDOW])
+    return tensor_specs(input_names(model), inputs), tensor_specs(list(OUTPUT_NAMES), outputs)
+
+
+def export_model(
+    model: TradecastModel,
+    exported_dir: str | os.PathLike[str],
+    feature_names: list[str],
+    *,
+    checkpoint: str | None = None,
+    summary: dict[str, Any] | None = None,
+    config: ExportConfig = ExportConfig(),
+) -> ExportResult:
+    """Export, check parity, then publish the folder and point the manifest at it."""
+    if len(feature_names) != model.n_features:
+        raise ArtifactError(
+            f"{model.variant}: {len(feature_names)} feature names for a model that reads "
+            f"{model.n_features} columns"
+        )
+    exported_dir = Path(exported_dir)
+    variant_dir = exported_dir / model.variant
+    variant_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=variant_dir, prefix=".staging-"))
+    try:
+        started = time.perf_counter()
+        write_onnx(model, staging / MODEL_FILE, config)
+        export_s = time.perf_counter() - started
+        started = time.perf_counter()
+        parity = parity_check(model, staging / MODEL_FILE, config)
+        parity_s = time.perf_counter() - started
+        version = new_version(variant_dir)
+        inputs, outputs = describe_io(model)
+        summary = summary or {}
+        metadata = {
+            "variant": model.variant,
+            "version": version,
+            "feature_names": list(feature_names),
+            "window": WINDOW,
+            "horizons": list(HORIZONS),
+            "opset": config.opset,
+            "inputs": inputs,
+            "outputs": outputs,
+            "parameters": model.parameter_count(),
+            "position_dim": POSITION_DIM if model.uses_position else 0,
+            "weights": "trained" if checkpoint else "random-init",
+            "checkpoint": checkpoint,
+            "training_span": summary.get("training_span"),
+            "metrics": summary.get("metrics"),
+            "sha256": sha256_of(staging / MODEL_FILE),
+            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "parity_max_abs_diff": parity,
+            "parity_batches": list(config.parity_batches),
+            "exporter": f"torch {torch.__version__} torch.onnx.export(dynamo=False)",
+        }
+        (staging / METADATA_FILE).write_text(json.dumps(metadata, indent=2))
+        folder = variant_dir / version
+        os.replace(staging, folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    update_manifest(exported_dir, model.variant, version)
+    return ExportResult(model.variant, version, folder, metadata, export_s, parity_s)
+
+
+def default_feature_names() -> list[str]:
+    """The feature engine's names when it is importable, else ``feature_00`` .. ``feature_59``."""
+    try:
+        from features.engine import feature_names
+    except ImportError:
+        return [f"feature_{index:02d}" for index in range(DEFAULT_N_FEATURES)]
+    return list(feature_names())
+
+
+def latest_checkpoint(checkpoints_dir: str | os.PathLike[str], variant: str) -> Path | None:
+    """The newest run folder of ``variant`` that holds weights (run ids sort by start time)."""
+    runs = sorted(Path(checkpoints_dir, variant).glob("*/model.safetensors"))
+    return runs[-1].parent if runs else None
+
+
+def export_checkpoint(
+    folder: str | os.PathLike[str],
+    exported_dir: str | os.PathLike[str],
+    config: ExportConfig = ExportConfig(),
+) -> ExportResult:
+    """Export a trained checkpoint folder, carrying its training span and metrics along."""
+    model, info = load_checkpoint(folder)
+    return export_model(
+        model,
+        exported_dir,
+        info["feature_names"],
+        checkpoint=info["path"],
+        summary=info["summary"],
+        config=config,
+    )
+
+
+def export_fresh(
+    variant: str,
+    exported_dir: str | os.PathLike[str],
+    feature_names: list[str] | None = None,
+    config: ExportConfig = ExportConfig(),
+    **overrides: Any,
+) -> ExportResult:
+    """Export freshly initialised weights (for tests and benchmarks); metadata says so."""
+    names = feature_names if feature_names is not None else default_feature_names()
+    torch.manual_seed(config.seed)
+    model = build_model(variant, len(names), **overrides).eval()
+    return export_model(model, exported_dir, names, config=config)
+
+
+def export_variant(
+    variant: str,
+    home_checkpoints: str | os.PathLike[str],
+    exported_dir: str | os.PathLike[str],
+    checkpoint: str | os.PathLike[str] | None = None,
+) -> ExportResult:
+    """Export ``checkpoint``, else the variant's latest checkpoint, else fresh weights."""
+    folder = Path(checkpoint) if checkpoint else latest_checkpoint(home_checkpoints, variant)
+    if folder is None:
+        return export_fresh(variant, exported_dir)
+    result = export_checkpoint(folder, exported_dir)
+    if result.variant != variant:
+        raise ArtifactError(f"{folder}: holds variant {result.variant!r}, not {variant!r}")
+    return result
+
+
+def describe_models() -> list[dict[str, Any]]:
+    """Name, one-line summary, parameter count and graph interface of every variant."""
+    from training.models import VARIANTS
+
+    width = len(default_feature_names())
+    described = []
+    for name in sorted(VARIANTS):
+        model = build_model(name, width)
+        inputs, outputs = describe_io(model)
+        summary = (type(model).__doc__ or "").strip().splitlines()[0]
+        described.append(
+            {
+                "name": name,
+                "summary": summary,
+                "parameters": model.parameter_count(),
+                "inputs": inputs,
+                "outputs": outputs,
+            }
+        )
+    return described

@@ -1,0 +1,128 @@
+"""Out-of-sample metrics: direction accuracy, rank IC, return and volatility errors.
+
+Direction is scored as up versus down: a prediction says "up" when its up probability is at
+least its down probability, and a bar whose realised return is exactly zero is left out. Balanced
+accuracy averages the hit rates on up and down bars, so always guessing "up" scores 0.5 however
+often prices rose. The rank IC is the Spearman correlation between predicted and realised
+returns. On daily stocks an accuracy above 0.6 or an IC above 0.2 at one bar is almost surely a
+leak; `LEAK_ACCURACY` and `LEAK_IC` let callers flag it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import spearmanr
+
+LEAK_ACCURACY = 0.6  # 1-bar accuracy above this on daily stocks means a look-ahead bug
+LEAK_IC = 0.2  # 1-bar rank IC above this on daily stocks means a look-ahead bug
+
+
+@dataclass(frozen=True)
+class Predictions:
+    probabilities: np.ndarray  # (n, H, 3) down / flat / up probabilities
+    returns: np.ndarray  # (n, H) predicted forward returns
+    volatility: np.ndarray  # (n, H) predicted forward volatility
+
+
+def direction_scores(
+    p_down: np.ndarray, p_up: np.ndarray, realised: np.ndarray
+) -> tuple[float, float]:
+    """(accuracy, balanced accuracy) of up/down calls against the sign of realised returns."""
+    moved = np.isfinite(realised) & (realised != 0)
+    if not moved.any():
+        return math.nan, math.nan
+    called_up = p_up[moved] >= p_down[moved]
+    went_up = realised[moved] > 0
+    accuracy = float(np.mean(called_up == went_up))
+    recalls = [
+        np.mean(called_up[went_up == side]) for side in (True, False) if (went_up == side).any()
+    ]
+    return accuracy, float(np.mean(recalls))
+
+
+def rank_ic(predicted: np.ndarray, realised: np.ndarray) -> tuple[float, float]:
+    """(Spearman IC, its t-statistic) over rows where both are known; NaN for a constant guess.
+
+    The t-statistic treats rows as independent, which overstates it for overlapping multi-bar
+    returns; the fold-level t in `summarise_folds` does not have that problem.
+    """
+    known = np.isfinite(predicted) & np.isfinite(realised)
+    n = int(known.sum())
+    if n < 3 or np.ptp(predicted[known]) == 0 or np.ptp(realised[known]) == 0:
+        return math.nan, math.nan
+    ic = float(spearmanr(predicted[known], realised[known]).statistic)
+    if abs(ic) >= 1.0:
+        return ic, math.copysign(math.inf, ic)
+    return ic, ic * math.sqrt((n - 2) / (1.0 - ic * ic))
+
+
+def mean_abs_error(predicted: np.ndarray, realised: np.ndarray) -> float:
+    """Mean absolute error over rows where the realised value is known."""
+    known = np.isfinite(realised)
+    return float(np.mean(np.abs(predicted[known] - realised[known]))) if known.any() else math.nan
+
+
+def evaluate(
+    predictions: Predictions,
+    realised_returns: np.ndarray,  # (n, H)
+    realised_volatility: np.ndarray,  # (n, H)
+    horizons: tuple[int, ...],
+) -> dict[str, float]:
+    """Every metric for every horizon, keyed `<metric>_<horizon>` (e.g. `ic_1`)."""
+    metrics: dict[str, float] = {"rows": float(len(realised_returns))}
+    for column, horizon in enumerate(horizons):
+        realised = realised_returns[:, column]
+        probabilities = predictions.probabilities[:, column]
+        accuracy, balanced = direction_scores(probabilities[:, 0], probabilities[:, 2], realised)
+        ic, ic_t = rank_ic(predictions.returns[:, column], realised)
+        metrics[f"accuracy_{horizon}"] = accuracy
+        metrics[f"balanced_accuracy_{horizon}"] = balanced
+        metrics[f"ic_{horizon}"] = ic
+        metrics[f"ic_t_{horizon}"] = ic_t
+        metrics[f"return_mae_{horizon}"] = mean_abs_error(predictions.returns[:, column], realised)
+        metrics[f"volatility_mae_{horizon}"] = mean_abs_error(
+            predictions.volatility[:, column], realised_volatility[:, column]
+        )
+    return metrics
+
+
+def summarise_folds(
+    fold_metrics: list[dict[str, float]], horizons: tuple[int, ...]
+) -> dict[str, float]:
+    """Overall metrics: row-weighted means over folds; ICs as the mean fold IC and its t-stat."""
+    if not fold_metrics:
+        return {}
+    rows = np.array([m["rows"] for m in fold_metrics])
+    overall: dict[str, float] = {"rows": float(rows.sum()), "folds": float(len(fold_metrics))}
+    for key in fold_metrics[0]:
+        if key == "rows" or key.startswith("ic"):
+            continue
+        values = np.array([m[key] for m in fold_metrics])
+        known = np.isfinite(values)
+        overall[key] = (
+            float(np.average(values[known], weights=rows[known])) if known.any() else math.nan
+        )
+    for horizon in horizons:
+        ics = np.array([m[f"ic_{horizon}"] for m in fold_metrics])
+        ics = ics[np.isfinite(ics)]
+        overall[f"ic_{horizon}"] = float(ics.mean()) if len(ics) else math.nan
+        spread = ics.std(ddof=1) if len(ics) > 1 else 0.0
+        overall[f"ic_t_{horizon}"] = (
+            float(ics.mean() / spread * math.sqrt(len(ics))) if spread > 0 else math.nan
+        )
+    return overall
+
+
+def leak_warnings(metrics: dict[str, float], horizon: int = 1) -> list[str]:
+    """Messages for metrics that daily stock returns cannot honestly reach (a look-ahead bug)."""
+    warnings = []
+    accuracy = metrics.get(f"accuracy_{horizon}", math.nan)
+    ic = metrics.get(f"ic_{horizon}", math.nan)
+    if accuracy > LEAK_ACCURACY:
+        warnings.append(f"{horizon}-bar accuracy {accuracy:.3f} > {LEAK_ACCURACY}: suspect a leak")
+    if ic > LEAK_IC:
+        warnings.append(f"{horizon}-bar rank IC {ic:.3f} > {LEAK_IC}: suspect a leak")
+    return warnings

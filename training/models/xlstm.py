@@ -1,0 +1,204 @@
+"""xLSTM blocks (Beck et al., 2024, "xLSTM: Extended Long Short-Term Memory") in plain PyTorch.
+
+Two cells, both with exponential input gates kept finite by a stabiliser state ``m``:
+
+- sLSTM: scalar memory ``c`` and normaliser ``n`` per unit, a recurrent matrix that mixes units
+  inside each head. It is truly recurrent, so it runs a Python loop over the fixed 60-step
+  window; at export the loop unrolls. To keep that graph small, the input projections of all
+  steps are one matmul before the loop and the four gates share one block-diagonal recurrent
+  matrix (one matmul per step).
+- mLSTM: a matrix memory ``C = sum f * i * v k^T`` with no hidden-to-hidden recurrence, so over
+  a fixed window it has an exact parallel form that looks like causal attention with a
+  gate-derived decay matrix. That form exports as a handful of large ops.
+
+A stack (``XLSTM``) is a sequence of residual blocks given by a layout string such as
+``"mmsmm"``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass(frozen=True)
+class XLSTMConfig:
+    d_model: int = 256  # width of the residual stream
+    layout: str = "mmmsmmm"  # block kinds in order: m = mLSTM block, s = sLSTM block
+    n_heads: int = 4  # heads of the cells (recurrent blocks, memories, group norms)
+    up_factor: int = 2  # mLSTM inner width = up_factor * d_model (pre up-projection)
+    conv_kernel: int = 4  # causal depthwise convolution before the mLSTM query and key
+    ffn_factor: float = 4 / 3  # sLSTM gated feed-forward width, times d_model (post up-projection)
+    window: int = 60  # fixed sequence length; the mLSTM causal mask is built for it
+
+
+class HeadNorm(nn.Module):
+    """Group norm with one group per head: each head's output is normalised on its own."""
+
+    def __init__(self, width: int, n_heads: int):
+        super().__init__()
+        self.n_heads, self.head_dim = n_heads, width // n_heads
+        self.weight = nn.Parameter(torch.ones(width))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = x.shape  # (..., D)
+        heads = x.reshape(*shape[:-1], self.n_heads, self.head_dim)
+        heads = F.layer_norm(heads, (self.head_dim,), eps=1e-5)
+        return heads.reshape(shape) * self.weight
+
+
+class GatedFeedForward(nn.Module):
+    """GeLU-gated feed-forward: down(gelu(gate) * value)."""
+
+    def __init__(self, d_model: int, hidden: int):
+        super().__init__()
+        self.hidden = hidden
+        self.up = nn.Linear(d_model, 2 * hidden)
+        self.down = nn.Linear(hidden, d_model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        value, gate = self.up(x).split(self.hidden, dim=-1)  # (B, T, H) each
+        return self.down(F.gelu(gate) * value)
+
+
+class SLSTMCell(nn.Module):
+    """Scalar-memory LSTM with exponential input gate, stabiliser m and normaliser n."""
+
+    def __init__(self, config: XLSTMConfig):
+        super().__init__()
+        d, heads = config.d_model, config.n_heads
+        self.n_heads, self.head_dim = heads, d // heads
+        # Per head the pre-activations are laid out [i | f | z | o], each head_dim wide.
+        self.input_gates = nn.Linear(d, 4 * d)
+        self.recurrent_gates = nn.Parameter(torch.empty(heads, self.head_dim, 4 * self.head_dim))
+        nn.init.normal_(self.recurrent_gates, std=1.0 / math.sqrt(self.head_dim))
+        with torch.no_grad():  # a forget gate that starts open remembers across the window
+            self.input_gates.bias.view(heads, 4, self.head_dim)[:, 1].uniform_(3.0, 6.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, steps, width = x.shape  # (B, T, D)
+        gates_x = self.input_gates(x)  # (B, T, 4D): every step's input projection in one matmul
+        gates_x = gates_x.reshape(batch, steps, self.n_heads, 1, 4 * self.head_dim)
+        h = torch.zeros_like(gates_x[:, 0, :, :, : self.head_dim])  # (B, NH, 1, dh)
+        c, n, m = h, h, h
+        outputs = []
+        for t in range(steps):  # fixed window: unrolled at export, no data-dependent branch
+            pre = gates_x[:, t] + h @ self.recurrent_gates  # (B, NH, 1, 4dh)
+            i, f, z, o = pre.split(self.head_dim, dim=-1)  # (B, NH, 1, dh) each
+            log_f = F.logsigmoid(f)
+            m_next = torch.maximum(log_f + m, i)  # stabiliser: the largest log-gate so far
+            i_gate = torch.exp(i - m_next)
+            f_gate = torch.exp(log_f + m - m_next)
+            c = f_gate * c + i_gate * torch.tanh(z)
+            n = f_gate * n + i_gate  # normaliser: c / n is the gate-weighted mean of z
+            h = torch.sigmoid(o) * (c / n)
+            m = m_next
+            outputs.append(h)
+        return torch.stack(outputs, dim=1).reshape(batch, steps, width)  # (B, T, D)
+
+
+class SLSTMBlock(nn.Module):
+    """Pre-norm residual sLSTM block followed by a gated feed-forward (post up-projection)."""
+
+    def __init__(self, config: XLSTMConfig):
+        super().__init__()
+        d = config.d_model
+        self.norm_cell = nn.LayerNorm(d)
+        self.cell = SLSTMCell(config)
+        self.head_norm = HeadNorm(d, config.n_heads)
+        self.norm_ffn = nn.LayerNorm(d)
+        self.ffn = GatedFeedForward(d, round(config.ffn_factor * d))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, D)
+        x = x + self.head_norm(self.cell(self.norm_cell(x)))
+        return x + self.ffn(self.norm_ffn(x))
+
+
+class HeadwiseLinear(nn.Module):
+    """One small dense map per head (a block-diagonal matrix), applied to (B, NH, T, dh)."""
+
+    def __init__(self, n_heads: int, head_dim: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(n_heads, head_dim, head_dim))
+        nn.init.normal_(self.weight, std=1.0 / math.sqrt(head_dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, NH, T, dh)
+        return x @ self.weight  # one batched matmul over the heads
+
+
+class MLSTMBlock(nn.Module):
+    """Matrix-memory LSTM block in its parallel form (pre up-projection, as in the paper)."""
+
+    def __init__(self, config: XLSTMConfig):
+        super().__init__()
+        d, inner = config.d_model, config.up_factor * config.d_model
+        self.inner = inner
+        self.n_heads, self.head_dim = config.n_heads, inner // config.n_heads
+        self.norm = nn.LayerNorm(d)
+        self.up = nn.Linear(d, 2 * inner)
+        self.conv = nn.Conv1d(inner, inner, config.conv_kernel, groups=inner)
+        self.query = HeadwiseLinear(config.n_heads, self.head_dim)
+        self.key = HeadwiseLinear(config.n_heads, self.head_dim)
+        self.value = HeadwiseLinear(config.n_heads, self.head_dim)
+        self.gates = nn.Linear(2 * inner, 2 * config.n_heads)  # input and forget gate per head
+        self.head_norm = HeadNorm(inner, config.n_heads)
+        self.skip = nn.Parameter(torch.ones(inner))
+        self.down = nn.Linear(inner, d)
+        with torch.no_grad():  # forget gates start open, input gates start neutral
+            self.gates.bias[: config.n_heads].zero_()
+            self.gates.bias[config.n_heads :].uniform_(3.0, 6.0)
+        window = config.window
+        self.register_buffer(
+            "causal", torch.ones(window, window, dtype=torch.bool).tril(), persistent=False
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, steps, _ = x.shape  # (B, T, D)
+        x_up, z = self.up(self.norm(x)).split(self.inner, dim=-1)  # (B, T, I) each
+        pad = self.conv.kernel_size[0] - 1  # left padding only: step t sees steps <= t
+        x_conv = self.conv(F.pad(x_up.transpose(1, 2), (pad, 0))).transpose(1, 2)
+        x_conv = F.silu(x_conv)  # (B, T, I)
+        heads_conv, heads_up = self.split_heads(x_conv), self.split_heads(x_up)  # (B, NH, T, dh)
+        q, k, v = self.query(heads_conv), self.key(heads_conv), self.value(heads_up)
+        gates = self.gates(torch.cat([x_conv, x_up], dim=-1)).transpose(1, 2)  # (B, 2NH, T)
+        i_pre, f_pre = gates.split(self.n_heads, dim=1)  # (B, NH, T) each
+        h = self.memory(q, k, v, i_pre, f_pre)
+        h = h.transpose(1, 2).reshape(batch, steps, -1)  # (B, T, I)
+        h = self.head_norm(h) + self.skip * x_conv
+        return x + self.down(h * F.silu(z))
+
+    def split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        batch, steps, _ = x.shape
+        return x.reshape(batch, steps, self.n_heads, self.head_dim).transpose(1, 2)  # (B,NH,T,dh)
+
+    def memory(self, q, k, v, i_pre, f_pre) -> torch.Tensor:
+        """h_t = C_t q_t / max(|n_t q_t|, 1) for all t at once, stabilised in log space."""
+        log_f_sum = torch.cumsum(F.logsigmoid(f_pre), dim=-1)  # (B, NH, T)
+        # log D[t, s] = sum_{r=s+1..t} log f_r + i_s: how much of step s is left at step t
+        log_decay = log_f_sum.unsqueeze(-1) - log_f_sum.unsqueeze(-2) + i_pre.unsqueeze(-2)
+        log_decay = torch.where(self.causal, log_decay, float("-inf"))  # (B, NH, T, T)
+        m = log_decay.amax(dim=-1, keepdim=True)  # (B, NH, T, 1) stabiliser per step
+        scores = (q @ k.transpose(-1, -2)) / math.sqrt(self.head_dim) * torch.exp(log_decay - m)
+        normaliser = torch.maximum(scores.sum(dim=-1, keepdim=True).abs(), torch.exp(-m))
+        return (scores / (normaliser + 1e-6)) @ v  # (B, NH, T, dh)
+
+
+class XLSTM(nn.Module):
+    """A stack of mLSTM and sLSTM blocks over a (B, T, D) sequence, closed by a layer norm."""
+
+    def __init__(self, config: XLSTMConfig):
+        super().__init__()
+        kinds = {"m": MLSTMBlock, "s": SLSTMBlock}
+        if not config.layout or set(config.layout) - set(kinds):
+            raise ValueError(f"xLSTM layout {config.layout!r}: use the letters m and s only")
+        self.blocks = nn.ModuleList(kinds[kind](config) for kind in config.layout)
+        self.norm = nn.LayerNorm(config.d_model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, D) -> (B, T, D)
+        for block in self.blocks:
+            x = block(x)
+        return self.norm(x)

@@ -1,0 +1,267 @@
+"""Training runs: the `checkpoints/<variant>/<run-id>/` folder and what goes into it.
+
+run_config.json          variant, mode and the full TrainConfig (a resume reads it back)
+model.safetensors, config.json, features.json   the final model (training.checkpoint)
+metrics.jsonl            one line per epoch (and fold)
+summary.json             spans, validation metrics, baselines, fold table, fit details
+loss_curves.png, folds.png
+oos_predictions.parquet  out-of-sample predictions of every fold, model and baseline
+fold_<year>/             per fold: predictions, metrics and the resumable trainer state
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from features.errors import ArtifactError
+from features.home import Home
+from features.store import BarStore
+from training.checkpoint import save_checkpoint
+from training.config import (
+    TrainConfig,
+    apply_overrides,
+    config_from_dict,
+    config_to_dict,
+    load_profile,
+)
+from training.dataset import MarketData, load_market
+from training.loop import STATE_FILE
+from training.metrics import leak_warnings, summarise_folds
+from training.models import VARIANTS
+from training.plots import plot_fold_summary, plot_loss_curves
+from training.walk_forward import (
+    PREDICTIONS_FILE,
+    FoldOutcome,
+    StartingPoint,
+    make_folds,
+    run_fold,
+    stitch,
+)
+
+RUN_CONFIG = "run_config.json"
+SUMMARY = "summary.json"
+METRICS_LOG = "metrics.jsonl"
+FOLD_PREDICTIONS = "predictions.parquet"
+FOLD_METRICS = "metrics.json"
+
+
+def new_run_dir(home: Home, variant: str, suffix: str = "") -> Path:
+    """A fresh `checkpoints/<variant>/<run-id>/`; the id is the UTC start time plus `suffix`."""
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S") + suffix
+    base = home.checkpoints_dir / variant
+    run_dir, count = base / stamp, 1
+    while run_dir.exists():
+        count += 1
+        run_dir = base / f"{stamp}-{count}"
+    run_dir.mkdir(parents=True)
+    return run_dir
+
+
+def find_run(home: Home, run: str) -> Path:
+    """A run folder from a path, `<variant>/<run-id>` or a bare run id."""
+    for candidate in (Path(run), home.checkpoints_dir / run):
+        if (candidate / RUN_CONFIG).exists():
+            return candidate
+    matches = sorted(home.checkpoints_dir.glob(f"*/{run}/{RUN_CONFIG}"))
+    if len(matches) == 1:
+        return matches[0].parent
+    raise ArtifactError(f"no training run {run!r} under {home.checkpoints_dir}")
+
+
+def read_run_config(run_dir: Path) -> tuple[str, bool, TrainConfig]:
+    """(variant, walk_forward, config) of a run."""
+    saved = json.loads((run_dir / RUN_CONFIG).read_text())
+    config = config_from_dict(saved["config"], origin=str(run_dir / RUN_CONFIG))
+    return saved["variant"], saved["walk_forward"], config
+
+
+def read_summary(run_dir: Path) -> dict:
+    path = run_dir / SUMMARY
+    if not path.exists():
+        raise ArtifactError(f"{path}: missing (the run has not finished)")
+    return json.loads(path.read_text())
+
+
+def train_run(
+    home: Home,
+    variant: str,
+    config: TrainConfig,
+    walk_forward: bool = False,
+    run_dir: Path | None = None,
+    progress: bool = True,
+    market: MarketData | None = None,
+    start_from: StartingPoint | None = None,
+    run_suffix: str = "",
+) -> Path:
+    """Train `variant` (one model, or one per walk-forward fold); returns the run folder.
+
+    Passing an existing `run_dir` resumes it: finished folds are kept, the current one continues
+    from its trainer state. `market` skips loading the data (several variants share one);
+    `start_from` continues from trained weights instead of a fresh model (fine-tuning).
+    """
+    started = time.perf_counter()
+    resume = run_dir is not None
+    if run_dir is None:
+        run_dir = new_run_dir(home, variant, ("-wf" if walk_forward else "") + run_suffix)
+        document = {
+            "variant": variant,
+            "walk_forward": walk_forward,
+            "config": config_to_dict(config),
+        }
+        (run_dir / RUN_CONFIG).write_text(json.dumps(document, indent=2) + "\n")
+    if market is None:
+        market = load_market(BarStore(home.bars_dir), config.data, progress=progress)
+    folds = make_folds(market, config, walk_forward)
+    log = run_dir / METRICS_LOG
+
+    fold_frames, fold_metrics, last = [], [], None
+    for index, fold in enumerate(folds):
+        fold_dir = run_dir / f"fold_{fold.validation_year}"
+        if resume and (fold_dir / FOLD_METRICS).exists():
+            fold_frames.append(pd.read_parquet(fold_dir / FOLD_PREDICTIONS))
+            fold_metrics.append(json.loads((fold_dir / FOLD_METRICS).read_text()))
+            continue
+
+        def write_epoch(record: dict, fold=fold) -> None:
+            with log.open("a") as handle:
+                handle.write(json.dumps({"fold": fold.validation_year, **record}) + "\n")
+
+        if progress:
+            print(f"{variant}: {fold.describe()}")
+        last = run_fold(
+            market, fold, variant, config, fold_dir, resume, write_epoch, progress, start_from
+        )
+        last.predictions.to_parquet(fold_dir / FOLD_PREDICTIONS, index=False)
+        fold_metrics.append(_fold_record(last))
+        (fold_dir / FOLD_METRICS).write_text(json.dumps(fold_metrics[-1], indent=2) + "\n")
+        fold_frames.append(last.predictions)
+        is_last_fold = index == len(folds) - 1
+        if not is_last_fold and not config.walk_forward.keep_fold_checkpoints:
+            (fold_dir / STATE_FILE).unlink(missing_ok=True)
+        if is_last_fold or config.walk_forward.keep_fold_checkpoints:
+            _save_model(last, variant, config, fold_dir if not is_last_fold else run_dir)
+
+    stitch(fold_frames).to_parquet(run_dir / PREDICTIONS_FILE, index=False)
+    summary = _summary(run_dir, variant, config, walk_forward, market, folds, fold_metrics)
+    summary["seconds"] = round(time.perf_counter() - started, 1)
+    (run_dir / SUMMARY).write_text(json.dumps(_finite(summary), indent=2) + "\n")
+    history = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    if history:
+        plot_loss_curves(history, run_dir / "loss_curves.png")
+    if walk_forward:
+        by_model = {
+            name: [
+                f["metrics"][name] | {"validation_year": f["validation_year"]} for f in fold_metrics
+            ]
+            for name in fold_metrics[0]["metrics"]
+        }
+        plot_fold_summary(by_model, market.horizons, run_dir / "folds.png")
+    return run_dir
+
+
+def _save_model(outcome: FoldOutcome, variant: str, config: TrainConfig, folder: Path) -> None:
+    save_checkpoint(
+        folder,
+        outcome.model,
+        variant=variant,
+        feature_names=outcome.data.feature_names,
+        overrides=config.model_overrides(variant),
+    )
+
+
+def _fold_record(outcome: FoldOutcome) -> dict:
+    fold, fit = outcome.fold, outcome.fit
+    return {
+        "fold": fold.number,
+        "validation_year": fold.validation_year,
+        "training_span": _span(fold.train_start, fold.train_end),
+        "validation_span": _span(fold.validation_start, fold.validation_end),
+        "train_samples": int(fold.train_mask.sum()),
+        "validation_samples": int(fold.validation_mask.sum()),
+        "n_features": len(outcome.data.feature_names),
+        "feature_names": outcome.data.feature_names,
+        "fit": {
+            "epochs": len(fit.history),
+            "best_epoch": fit.best_epoch,
+            "best_val_loss": fit.best_val_loss,
+            "stopped_by": fit.stopped_by,
+            "seconds": round(fit.seconds, 1),
+        },
+        "metrics": outcome.metrics,
+    }
+
+
+def _summary(run_dir, variant, config, walk_forward, market, folds, fold_metrics) -> dict:
+    last = fold_metrics[-1]
+    names = list(last["metrics"])
+    overall = {
+        name: summarise_folds([f["metrics"][name] for f in fold_metrics], market.horizons)
+        for name in names
+    }
+    return {
+        "variant": variant,
+        "run_id": run_dir.name,
+        "profile": config.profile,
+        "mode": "walk_forward" if walk_forward else "single",
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "symbols": list(market.windows.symbols),
+        "horizons": list(market.horizons),
+        "data_span": _span(
+            market.windows.row_timestamps.min(), market.windows.row_timestamps.max()
+        ),
+        "training_span": last["training_span"],
+        "validation_span": last["validation_span"],
+        "n_features": last["n_features"],
+        "metrics": last["metrics"][variant],
+        "baselines": {name: last["metrics"][name] for name in names if name != variant},
+        "fit": last["fit"],
+        "folds": [{k: v for k, v in f.items() if k != "feature_names"} for f in fold_metrics],
+        "overall": overall,
+        "leak_warnings": leak_warnings(overall[variant]),
+    }
+
+
+def _span(start: pd.Timestamp, end: pd.Timestamp) -> dict[str, str]:
+    return {"start": start.isoformat(), "end": end.isoformat()}
+
+
+def _finite(value):
+    """JSON has no NaN: undefined metrics (a constant guess has no IC) become null."""
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def train_from_cli(
+    home: Home,
+    variant: str,
+    profile: str,
+    walk_forward: bool,
+    resume: str | None,
+    overrides: dict[str, str],
+) -> list[Path]:
+    """What `tradecast train` does: resume one run, or train one variant or all of them."""
+    if resume:
+        run_dir = find_run(home, resume)
+        saved_variant, saved_walk_forward, config = read_run_config(run_dir)
+        config = apply_overrides(config, overrides)
+        return [train_run(home, saved_variant, config, saved_walk_forward, run_dir=run_dir)]
+    config = apply_overrides(load_profile(profile), overrides)
+    if variant == "all":
+        variants = list(VARIANTS)
+    elif variant in VARIANTS:
+        variants = [variant]
+    else:
+        raise ArtifactError(f"unknown variant {variant!r} (known: {', '.join(VARIANTS)}, all)")
+    market = load_market(BarStore(home.bars_dir), config.data, progress=True)
+    return [train_run(home, name, config, walk_forward, market=market) for name in variants]

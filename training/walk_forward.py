@@ -1,0 +1,150 @@
+"""Folds of a run: which years are validated on, and one model (plus baselines) per fold.
+
+A plain training run is the newest fold alone: train on everything up to the last year with
+enough validation samples, validate on that year. A walk-forward run trains one model per
+yearly fold (train to year N, validate on N + 1, roll), with the purge and embargo of
+`features.splits`, and stitches every fold's out-of-sample predictions into one series per
+symbol and model: `oos_predictions.parquet`, the backtest's input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from features.errors import TradecastError
+from features.splits import Fold, walk_forward_splits
+from training.baselines import predict_baselines
+from training.config import TrainConfig
+from training.dataset import FoldData, MarketData, Samples, prepare_fold
+from training.loop import FitResult, Trainer
+from training.metrics import Predictions, evaluate
+from training.models import build_model
+
+PREDICTIONS_FILE = "oos_predictions.parquet"
+MIN_VALIDATION_SAMPLES = 100  # a year with fewer validation windows gives no fold
+
+
+@dataclass(frozen=True)
+class StartingPoint:
+    model: nn.Module  # trained weights to continue from (normaliser inside)
+    feature_names: list[str]  # the inputs that model was built on, in order
+
+
+@dataclass
+class FoldOutcome:
+    fold: Fold  # the split
+    data: FoldData  # selected features, normaliser and samples of the fold
+    model: nn.Module  # the trained model (best validation loss)
+    fit: FitResult  # training history
+    predictions: pd.DataFrame  # out-of-sample predictions of the model and every baseline
+    metrics: dict[str, dict[str, float]]  # model or baseline name -> validation metrics
+
+
+def make_folds(market: MarketData, config: TrainConfig, walk_forward: bool) -> list[Fold]:
+    """The newest usable fold, or every walk-forward fold in the configured years."""
+    folds = walk_forward_splits(
+        market.sample_timestamps,
+        market.sample_symbols,
+        first_validation_year=None
+        if not walk_forward
+        else config.walk_forward.first_validation_year,
+        embargo=config.data.embargo,
+        horizon=max(market.horizons),
+    )
+    last_year = config.walk_forward.last_validation_year
+    folds = [
+        fold
+        for fold in folds
+        if fold.validation_mask.sum() >= MIN_VALIDATION_SAMPLES
+        and (not last_year or fold.validation_year <= last_year)
+    ]
+    if not folds:
+        raise TradecastError(
+            f"no year with {MIN_VALIDATION_SAMPLES}+ validation windows after "
+            f"{market.span[0]:%Y-%m-%d}: too little data to train on"
+        )
+    return folds if walk_forward else folds[-1:]
+
+
+def run_fold(
+    market: MarketData,
+    fold: Fold,
+    variant: str,
+    config: TrainConfig,
+    fold_dir: Path,
+    resume: bool = False,
+    on_epoch=None,
+    progress: bool = True,
+    start_from: StartingPoint | None = None,
+) -> FoldOutcome:
+    """Fit selection, normaliser and a `variant` model on the fold; predict its validation.
+
+    The model is fresh, or `start_from` (fine-tuning: its weights, inputs and normaliser kept).
+    """
+    names = start_from.feature_names if start_from else None
+    data = prepare_fold(market, fold, config.data.selection_threshold, names)
+    model = start_from.model if start_from else new_model(variant, data, config)
+    trainer = Trainer(model, data, config, fold_dir, on_epoch=on_epoch, progress=progress)
+    fit = trainer.fit(resume=resume)
+    validation = data.samples(data.validation)
+    everything = {variant: trainer.predict(data.validation)}
+    everything.update(predict_baselines(data.samples(data.train), validation))
+    frames = [
+        predictions_frame(validation, fold.number, name, predictions, market.horizons)
+        for name, predictions in everything.items()
+    ]
+    metrics = {
+        name: evaluate(predictions, validation.returns, validation.volatility, market.horizons)
+        for name, predictions in everything.items()
+    }
+    return FoldOutcome(
+        fold, data, trainer.model, fit, pd.concat(frames, ignore_index=True), metrics
+    )
+
+
+def new_model(variant: str, data: FoldData, config: TrainConfig) -> nn.Module:
+    """A freshly initialised model (seeded) holding the fold's input normaliser."""
+    if config.optim.threads:
+        torch.set_num_threads(config.optim.threads)
+    torch.manual_seed(config.optim.seed)
+    model = build_model(variant, len(data.feature_names), **config.model_overrides(variant))
+    model.set_normaliser(torch.from_numpy(data.mean), torch.from_numpy(data.std))
+    return model
+
+
+def predictions_frame(
+    samples: Samples,
+    fold: int,
+    model: str,
+    predictions: Predictions,
+    horizons: tuple[int, ...],
+) -> pd.DataFrame:
+    """Rows in the `oos_predictions.parquet` format (docs/interfaces.md)."""
+    columns: dict[str, object] = {
+        "timestamp": samples.timestamps,
+        "symbol": samples.symbols.astype(str),
+        "fold": np.full(len(samples.rows), fold, dtype=np.int64),
+        "model": np.full(len(samples.rows), model, dtype=object),
+    }
+    for column, horizon in enumerate(horizons):
+        probabilities = predictions.probabilities[:, column]
+        columns[f"p_down_{horizon}"] = probabilities[:, 0]
+        columns[f"p_flat_{horizon}"] = probabilities[:, 1]
+        columns[f"p_up_{horizon}"] = probabilities[:, 2]
+        columns[f"ret_pred_{horizon}"] = predictions.returns[:, column]
+        columns[f"vol_pred_{horizon}"] = predictions.volatility[:, column]
+    return pd.DataFrame(columns)
+
+
+def stitch(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """One out-of-sample series per model and symbol, in time order."""
+    stitched = pd.concat(frames, ignore_index=True)
+    return stitched.sort_values(["model", "symbol", "timestamp"], kind="stable").reset_index(
+        drop=True
+    )
