@@ -22,4 +22,4 @@ class ArtifactError(TradecastError):
 
 
 class SourceError(TradecastError):
-    """A data vendor failed: missing credentials, rate limits that outlasted retries, bad answers."""
+    """A data vendor failed: missing keys, rate limits that outlasted retries, bad answers."""
