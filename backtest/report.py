@@ -29,6 +29,15 @@ def comparison_table(summaries: Mapping[str, dict]) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("run")
 
 
+def fold_table(summary: dict) -> pd.DataFrame | None:
+    """One row per walk-forward fold of one run (None when its signals carried no fold)."""
+    if "folds" not in summary:
+        return None
+    columns = ["total_return", "sharpe", "max_drawdown"]
+    folds = {fold: {c: metrics[c] for c in columns} for fold, metrics in summary["folds"].items()}
+    return pd.DataFrame.from_dict(folds, orient="index").rename_axis("fold")
+
+
 def write_report(
     out_dir: Path,
     results: Mapping[str, BacktestResult],

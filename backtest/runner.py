@@ -23,6 +23,7 @@ class Comparison:
     table: pd.DataFrame  # one row per run, portfolio metrics net of costs
     summaries: dict[str, dict]  # every run's full metrics (portfolio, symbols, folds)
     out_dir: Path  # where the report was written
+    main: str  # the run the plots and trades.csv are about
 
 
 def compare_runs(
@@ -44,7 +45,7 @@ def compare_runs(
     periods = periods_per_year(results[main].equity["timestamp"])
     summaries = {name: summarize(result, periods) for name, result in results.items()}
     write_report(out_dir, results, summaries, main, BUY_AND_HOLD)
-    return Comparison(comparison_table(summaries), summaries, out_dir)
+    return Comparison(comparison_table(summaries), summaries, out_dir, main)
 
 
 def truncate_at_end_dates(

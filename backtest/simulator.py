@@ -53,7 +53,7 @@ class BacktestResult:
     symbol_pnl: pd.DataFrame  # money made per bar (after costs), indexed by timestamp, by symbol
     holdings: pd.DataFrame  # position value / equity at each close, indexed by timestamp, by symbol
     stops: list[pd.Timestamp]  # bars at which the daily loss stop fired
-    config: BacktestConfig
+    config: BacktestConfig  # the settings of the run
 
 
 def simulate(

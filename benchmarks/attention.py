@@ -169,7 +169,8 @@ def draw_heatmap(maps: dict[str, np.ndarray], labels: list[str], path: Path) -> 
     for axis, (variant, attention) in zip(axes[:, 0], maps.items(), strict=True):
         image = axis.imshow(attention, aspect="auto", cmap="magma", interpolation="nearest")
         window = attention.shape[1]
-        axis.set_xticks(range(0, window, 10), [str(k - window + 1) for k in range(0, window, 10)])
+        ticks = range(window - 1, -1, -10)  # the latest bar is the last column
+        axis.set_xticks(ticks, [str(k - window + 1) for k in ticks])
         axis.set_yticks(range(len(labels)), labels, fontsize=7)
         axis.set_title(f"{variant}: attention over the last {window} bars", fontsize=9)
         figure.colorbar(image, ax=axis, fraction=0.02, pad=0.01)

@@ -19,7 +19,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from training.export import ExportConfig, example_inputs, input_names, ort_session, write_onnx
+from training.export import (
+    ExportConfig,
+    example_inputs,
+    input_names,
+    ort_session,
+    torch_threads,
+    write_onnx,
+)
 from training.models import VARIANTS, build_model
 
 WARMUP = 20  # untimed calls per engine before timing (allocations, thread pools, caches)
@@ -46,7 +53,7 @@ def time_variant(variant: str, n_features: int, batches, runs: int, threads: int
         session = ort_session(path, threads=threads)
         for batch in batches:
             inputs = example_inputs(model, batch, seed=batch)
-            feeds = {name: t.numpy() for name, t in zip(input_names(model), inputs)}
+            feeds = {name: t.numpy() for name, t in zip(input_names(model), inputs, strict=True)}
             timings: dict[str, list[float]] = {"torch": [], "onnxruntime": []}
             with torch.inference_mode():
                 for call in range(WARMUP + runs):
@@ -85,16 +92,12 @@ def run(
     from training.export import default_feature_names
 
     width = n_features or len(default_feature_names())
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(threads)
     rows: list[dict] = []
-    try:
+    with torch_threads(threads):
         for variant in tqdm(variants, desc="latency", unit="variant"):
             if variant not in VARIANTS:
                 raise KeyError(f"unknown model variant {variant!r}")
             rows.extend(time_variant(variant, width, batches, runs, threads))
-    finally:
-        torch.set_num_threads(previous_threads)
     import onnxruntime
 
     result = {

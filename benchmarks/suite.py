@@ -90,13 +90,8 @@ def write_outputs(results: dict, out: Path) -> dict:
 def _run_latency(home: Path, out: Path, config: SuiteConfig, server: LocalServer | None) -> dict:
     from benchmarks import latency
 
-    raw = latency.run(batches=config.latency_batches, runs=config.latency_runs)
-    return {"rows": latency_rows(raw), "raw": raw}
-
-
-def latency_rows(raw: dict) -> list[dict]:
-    """The latency benchmark's output as one row per variant, engine and batch size."""
-    raise NotImplementedError  # folded once benchmarks/latency.py lands
+    # Its rows already are the report's: variant, engine, batch, p50/p95/p99, windows/s, threads.
+    return latency.run(batches=config.latency_batches, runs=config.latency_runs)
 
 
 def _run_http(home: Path, out: Path, config: SuiteConfig, server: LocalServer | None) -> dict:

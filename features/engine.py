@@ -16,7 +16,7 @@ volume (:func:`features.bars.validate_bars` makes them so); anything else is a
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,24 +26,23 @@ import pandas as pd
 from features.context import (
     CONTEXT_PROGRAM,
     DEFAULT_MAX_AGE,
-    NEVER,
     SECTOR,
     batch_context_inputs,
     context_slot,
-    latest_as_of,
     timestamps_ns,
 )
 from features.errors import BarDataError, UnknownSymbolError
-from features.indicators import CONTEXT_SLOTS, CONTEXT_VALUES, INDICATORS, INPUTS, build_program
+from features.indicators import CONTEXT_SLOTS, INDICATORS, INPUTS, build_program
 from features.indicators.catalogue import BAR_INPUTS
-from features.indicators.kernels import calendar
+from features.indicators.kernels import calendar, live_step
 
 BAR_VALUES = ("open", "high", "low", "close", "volume")
 PROGRAM = build_program()
 N_INPUTS = len(INPUTS)  # the program's first nodes, in this order
 AT_DAY_OF_WEEK, AT_MONTH = INPUTS.index("day_of_week"), INPUTS.index("month")
-# Context inputs with no market series at all: values NaN, availability 0.
-MISSING_CONTEXT = np.tile(np.r_[np.full(len(CONTEXT_VALUES), np.nan), 0.0], len(CONTEXT_SLOTS))
+# live_step's layout: bars, calendar, then per slot its values and flag; the sector slot last
+assert INPUTS[: AT_MONTH + 1] == (*BAR_VALUES, "day_of_week", "month")
+assert CONTEXT_SLOTS[-1] == SECTOR
 DEFAULT_WINDOW = 60  # rows of features kept per symbol for model input
 
 
@@ -69,8 +68,9 @@ def feature_names() -> list[str]:
     return list(FEATURE_SPECS)
 
 
-def check_bar_values(values: np.ndarray, where: Sequence[object]) -> None:
-    """Refuse NaN, inf, non-positive prices and negative volume in (bars, 5) OHLCV rows."""
+def check_bar_values(values: np.ndarray, where: Callable[[int], str]) -> None:
+    """Refuse NaN, inf, non-positive prices and negative volume in (bars, 5) OHLCV rows;
+    ``where(i)`` names row ``i`` in the message."""
     if np.isfinite(values).all() and values[:, :4].min() > 0 and values[:, 4].min() >= 0:
         return
     prices, volume = values[:, :4], values[:, 4]
@@ -79,7 +79,7 @@ def check_bar_values(values: np.ndarray, where: Sequence[object]) -> None:
     i = int(np.argmax(bad))
     shown = ", ".join(f"{name}={value:g}" for name, value in zip(BAR_VALUES, values[i],
                                                                  strict=True))
-    raise BarDataError(f"{where[i]}: bar needs finite prices > 0 and volume >= 0 ({shown})")
+    raise BarDataError(f"{where(i)}: bar needs finite prices > 0 and volume >= 0 ({shown})")
 
 
 def _values(stamps: np.ndarray, bars: np.ndarray, context: np.ndarray,
@@ -99,7 +99,7 @@ def _bar_values(bars: pd.DataFrame) -> np.ndarray:
     if missing:
         raise BarDataError(f"bars: missing column {', '.join(map(repr, missing))}")
     values = bars[list(BAR_VALUES)].to_numpy(dtype=np.float64)
-    check_bar_values(values, [f"bars, row {i}" for i in range(len(values))])
+    check_bar_values(values, lambda i: f"bars, row {i}")
     return values
 
 
@@ -117,7 +117,7 @@ def compute_features(bars: pd.DataFrame, context: Mapping[str, pd.DataFrame] | N
     state, ring = PROGRAM.new_memory(1)
     outputs = PROGRAM.run(vals, state, ring, np.zeros(1, np.int64))[:, :, 0]
     frame = pd.DataFrame(outputs.T, columns=feature_names())
-    frame.insert(0, "timestamp", bars["timestamp"].to_numpy())
+    frame.insert(0, "timestamp", bars["timestamp"].reset_index(drop=True))
     return frame
 
 
@@ -150,7 +150,7 @@ def stream_features(bars: pd.DataFrame, context: Mapping[str, pd.DataFrame] | No
         else:
             engine.update_context(name, stamp, value)
     frame = pd.DataFrame(rows, columns=feature_names())
-    frame.insert(0, "timestamp", bars["timestamp"].to_numpy())
+    frame.insert(0, "timestamp", bars["timestamp"].reset_index(drop=True))
     return frame
 
 
@@ -171,9 +171,11 @@ class StreamingEngine:
         self.contexts = _Series(CONTEXT_PROGRAM)
         self.sectors: list[str] = []  # sector context name per symbol ("" for none)
         self.sector_column = np.empty(0, dtype=np.int64)  # its context column, -1 if none yet
+        self.slot_columns = np.full(len(CONTEXT_SLOTS), -1)  # context column of each slot
         self.context_values = np.empty((len(CONTEXT_PROGRAM.outputs), 0))  # last values
         self.rows = np.empty((0, window, len(FEATURE_SPECS)))  # ring of recent rows
         self.seen = np.empty(0, dtype=np.int64)  # bars seen per symbol
+        self._last_list: tuple[list[str], np.ndarray] = ([], np.empty(0, dtype=np.int64))
 
     @property
     def feature_names(self) -> list[str]:
@@ -182,23 +184,32 @@ class StreamingEngine:
     def add_symbol(self, symbol: str, sector: str | None = None) -> None:
         """Track ``symbol`` (no-op if tracked) and name the context series of its sector ETF."""
         if symbol not in self.symbols.index:
-            self.symbols.add(symbol)
-            self.sectors.append("")
-            self.rows = np.concatenate([self.rows, np.full((1, *self.rows.shape[1:]), np.nan)])
-            self.seen = np.append(self.seen, 0)
+            self._add_symbols([symbol])
         if sector is not None:
             self.sectors[self.symbols.index[symbol]] = sector.upper()
+            self._link_sectors()
+
+    def _add_symbols(self, names: list[str]) -> None:
+        """Grow every per-symbol table once for all ``names`` (new, distinct)."""
+        self.symbols.add(names)
+        self.sectors += [""] * len(names)
+        self.rows = np.concatenate([self.rows, np.full((len(names), *self.rows.shape[1:]),
+                                                       np.nan)])
+        self.seen = np.append(self.seen, np.zeros(len(names), dtype=np.int64))
         self._link_sectors()
 
     def _link_sectors(self) -> None:
+        """Refresh the context column each slot (and each symbol's sector) reads; -1 if none."""
         self.sector_column = np.array(
             [self.contexts.index.get(name, -1) for name in self.sectors], dtype=np.int64)
+        self.slot_columns = np.array(
+            [self.contexts.index.get(slot.upper(), -1) for slot in CONTEXT_SLOTS], dtype=np.int64)
 
     def update_context(self, name: str, timestamp: object, close: float) -> None:
         """Ingest one bar of a market series (``SPY``, ``QQQ``, ``VIX`` or a sector ETF)."""
         name = name.upper()
         if name not in self.contexts.index:
-            self.contexts.add(name)
+            self.contexts.add([name])
             self.context_values = np.concatenate(
                 [self.context_values, np.full((self.context_values.shape[0], 1), np.nan)], 1)
             self._link_sectors()
@@ -221,65 +232,69 @@ class StreamingEngine:
         """Ingest one bar (``timestamp``, ``open``, ``high``, ``low``, ``close``, ``volume``) and
         return the symbol's feature row."""
         try:
-            values = np.array([[float(bar[name]) for name in BAR_VALUES]])
-            stamp = np.array([to_ns(bar["timestamp"])])
+            values = np.array([[bar["open"], bar["high"], bar["low"], bar["close"],
+                                bar["volume"]]], dtype=np.float64)
+            stamps = np.array([to_ns(bar["timestamp"])])
         except KeyError as error:
             raise BarDataError(f"{symbol}: bar has no {error.args[0]!r}") from None
         except (TypeError, ValueError) as error:
             raise BarDataError(f"{symbol}: bar value is not a number ({error})") from None
-        return self.update_many([symbol], stamp, values)[0]
+        if symbol not in self.symbols.index:
+            self._add_symbols([symbol])
+        problem, _, rows = self._live_step(np.array([self.symbols.index[symbol]]), stamps, values)
+        return rows[0] if problem == 0 else self.update_many([symbol], stamps, values)[0]
 
     def update_many(self, symbols: Sequence[str], timestamps: np.ndarray,
                     bars: np.ndarray) -> np.ndarray:
         """Step several symbols by one bar each: ``timestamps`` (int64 ns or datetime64, one per
-        symbol) and ``bars`` (symbols, 5) OHLCV. Returns (symbols, features)."""
-        index = self.symbols.index
-        for symbol in symbols:
-            if symbol not in index:
-                self.add_symbol(symbol)
-        syms = np.fromiter((index[symbol] for symbol in symbols), np.int64, len(symbols))
-        if len(syms) > 1 and len(np.unique(syms)) != len(syms):
-            raise BarDataError("update_many: a symbol appears twice in one step")
+        symbol) and ``bars`` (symbols, 5) OHLCV. Returns (symbols, features).
+
+        A bad bar (or a bar older than its symbol's last) raises before any state changes.
+        """
+        syms = self._columns(symbols)
         stamps = np.asarray(timestamps)
         if stamps.dtype.kind == "M":
             stamps = stamps.astype("datetime64[ns]").view(np.int64)
-        values = np.asarray(bars, dtype=np.float64).reshape(len(syms), len(BAR_VALUES))
-        check_bar_values(values, symbols)
-        last = self.symbols.last[syms]
-        if (stamps < last).any():
-            j = int(np.argmax(stamps < last))
+        stamps = np.ascontiguousarray(stamps, dtype=np.int64)
+        values = np.ascontiguousarray(bars, dtype=np.float64).reshape(len(syms), len(BAR_VALUES))
+        problem, j, rows = self._live_step(syms, stamps, values)
+        if problem == 0:
+            return rows
+        if problem == 1:
+            check_bar_values(values[j : j + 1], lambda _: symbols[j])
+        if problem == 2:
             self.symbols.check_order(syms[j], stamps[j], symbols[j])
-        fresh = stamps > last
-        if fresh.all():
-            return self._step(syms, stamps, values)
-        result = self._last_rows(syms)  # a repeated bar changes nothing
+        # some bars repeat their symbol's last bar: those change nothing and get their last row
+        fresh = stamps != self.symbols.last[syms]
+        result = self._last_rows(syms)
         if fresh.any():
-            result[fresh] = self._step(syms[fresh], stamps[fresh], values[fresh])
+            chosen = np.flatnonzero(fresh)
+            result[fresh] = self.update_many([symbols[j] for j in chosen], stamps[fresh],
+                                             values[fresh])
         return result
 
-    def _step(self, syms: np.ndarray, stamps: np.ndarray, values: np.ndarray) -> np.ndarray:
-        vals = _values(stamps, values, self._context_inputs(syms, stamps), 1, len(syms))
-        rows = PROGRAM.run(vals, self.symbols.state, self.symbols.ring, syms)[:, 0, :].T
-        self.rows[syms, self.seen[syms] % self.window_length] = rows
-        self.seen[syms] += 1
-        self.symbols.last[syms] = stamps
-        return rows
+    def _columns(self, symbols: Sequence[str]) -> np.ndarray:
+        """The symbols' columns, adding new symbols; the last list is remembered, since a live
+        service usually steps the same universe bar after bar."""
+        symbols = symbols if isinstance(symbols, list) else list(symbols)
+        if symbols == self._last_list[0]:
+            return self._last_list[1]
+        index = self.symbols.index
+        new = [symbol for symbol in symbols if symbol not in index]
+        if new:
+            self._add_symbols(list(dict.fromkeys(new)))
+        syms = np.fromiter((index[symbol] for symbol in symbols), np.int64, len(symbols))
+        if len(syms) > 1 and len(np.unique(syms)) != len(syms):
+            raise BarDataError("update_many: a symbol appears twice in one step")
+        self._last_list = (symbols.copy(), syms)
+        return syms
 
-    def _context_inputs(self, syms: np.ndarray, stamps: np.ndarray) -> np.ndarray:
-        """Each slot's last context bar as of each symbol's bar (the batch rule, one bar deep)."""
-        shape = (len(CONTEXT_SLOTS), len(CONTEXT_VALUES) + 1, len(syms))
-        if not self.contexts.index:
-            return np.tile(MISSING_CONTEXT, (len(syms), 1)).T.copy()
-        columns = np.empty((len(CONTEXT_SLOTS), len(syms)), dtype=np.int64)
-        for i, slot in enumerate(CONTEXT_SLOTS):
-            columns[i] = (self.sector_column[syms] if slot == SECTOR
-                          else self.contexts.index.get(slot.upper(), -1))
-        last = np.where(columns >= 0, self.contexts.last[columns], NEVER)
-        chosen = self.context_values[:, columns].transpose(1, 0, 2)  # (slots, values, symbols)
-        block = np.empty(shape)
-        block[:, :-1], block[:, -1:] = latest_as_of(last[:, None], chosen, stamps,
-                                                    self.max_age_ns)
-        return block.reshape(-1, len(syms))
+    def _live_step(self, syms: np.ndarray, stamps: np.ndarray,
+                   values: np.ndarray) -> tuple[int, int, np.ndarray]:
+        return live_step(
+            PROGRAM.code, PROGRAM.params, self.symbols.state, self.symbols.ring, PROGRAM.outputs,
+            syms, stamps, values, self.slot_columns, self.sector_column, self.contexts.last,
+            self.context_values, self.max_age_ns, self.rows, self.seen, self.symbols.last)
 
     def _last_rows(self, syms: np.ndarray) -> np.ndarray:
         return self.rows[syms, (self.seen[syms] - 1) % self.window_length]
@@ -320,12 +335,13 @@ class _Series:
         self.state, self.ring = program.new_memory(0)
         self.last = np.empty(0, dtype=np.int64)  # timestamp (ns) of each series' last bar
 
-    def add(self, name: str) -> None:
-        state, ring = self.program.new_memory(1)
+    def add(self, names: list[str]) -> None:
+        state, ring = self.program.new_memory(len(names))
         self.state = np.concatenate([self.state, state], axis=1)
         self.ring = np.concatenate([self.ring, ring], axis=1)
-        self.last = np.append(self.last, np.iinfo(np.int64).min)
-        self.index[name] = len(self.index)
+        self.last = np.append(self.last, np.full(len(names), np.iinfo(np.int64).min))
+        for name in names:
+            self.index[name] = len(self.index)
 
     def check_order(self, column: int, stamp: int, name: str) -> None:
         if stamp < self.last[column]:
@@ -339,6 +355,8 @@ def to_ns(timestamp: object) -> int:
     UTC) as int64 UTC nanoseconds."""
     if isinstance(timestamp, (int, np.integer)):
         return int(timestamp)
+    if isinstance(timestamp, pd.Timestamp):
+        return int(timestamp.value)
     if isinstance(timestamp, np.datetime64):
         return int(timestamp.astype("datetime64[ns]").astype(np.int64))
     return int(pd.Timestamp(timestamp).value)

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from features.engine import MAX_WARMUP, compute_features
 from numpy.lib.stride_tricks import sliding_window_view
 
 from features.bars import validate_bars
+from features.engine import MAX_WARMUP, compute_features
 from features.signal_rule import SignalRuleConfig, SignalState, combine_horizons, step
 from features.windows import WINDOW, model_matrix
 from serving.artifacts import ModelArtifact
@@ -107,6 +107,19 @@ class Forecaster:
         weights = self.config.ensemble_weights or validation_weights(models)
         return combine(predictions, weights), versions, horizons
 
+    def warm_up(self) -> None:
+        """One forecast per variant on a synthetic series, so that the feature kernels' JIT
+        compilation and onnxruntime's first-run set-up happen before the first request."""
+        steps = np.random.default_rng(0).normal(0, 0.01, MIN_BARS)
+        close = 100 * np.exp(np.cumsum(steps))
+        bars = pd.DataFrame({
+            "timestamp": pd.date_range("2020-01-01", periods=MIN_BARS, freq="D", tz="UTC"),
+            "open": close, "high": close * 1.01, "low": close * 0.99, "close": close,
+            "volume": np.full(MIN_BARS, 1e6),
+        })
+        for variant in self.registry.models:
+            self.forecast_bars("WARMUP", bars, variant=variant)
+
     def signal(
         self, prediction: Prediction, horizons: Sequence[int], state: SignalState
     ) -> SignalState:
@@ -170,6 +183,10 @@ def bars_frame(bars: Sequence[Mapping], field_name: str = "bars") -> pd.DataFram
     """Request bars (dicts with timestamp, open, high, low, close, volume) as a bar frame."""
     frame = pd.DataFrame(list(bars))
     frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+    steps = frame["timestamp"].diff().iloc[1:]
+    if (steps <= pd.Timedelta(0)).any():  # refused, not silently re-sorted: the client is wrong
+        row = int(np.argmax((steps <= pd.Timedelta(0)).to_numpy())) + 1
+        raise InputError(f"{field_name}[{row}].timestamp", "not after the previous bar's")
     return validate_bars(frame, origin=field_name)
 
 
@@ -222,3 +239,10 @@ def forecast_dict(result: ForecastResult, return_attention: bool = False) -> dic
         "signal": {"position": result.signal.position, "bars_held": result.signal.bars_held},
         "attention": attention,
     }
+
+
+def with_attention(forecast: dict | None, return_attention: bool) -> dict | None:
+    """A stored forecast body as answered: attention only when asked for."""
+    if forecast is None or return_attention:
+        return forecast
+    return {**forecast, "attention": None}

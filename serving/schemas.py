@@ -100,6 +100,7 @@ class SignalsRequest(Strict):
     symbols: list[Symbol] = Field(
         min_length=1, max_length=MAX_SYMBOLS, description="Symbols with live state (ingested)."
     )
+    return_attention: bool = Field(default=False, description="Also return attention weights.")
 
 
 class HorizonForecast(BaseModel):

@@ -15,7 +15,14 @@ from features.home import resolve_home
 from serving.ensemble import validation_weights
 from serving.http import RequestGuard, answers_errors
 from serving.live import IngestResult, LiveBook
-from serving.pipeline import Forecaster, bars_frame, config_from_env, context_frames, forecast_dict
+from serving.pipeline import (
+    Forecaster,
+    bars_frame,
+    config_from_env,
+    context_frames,
+    forecast_dict,
+    with_attention,
+)
 from serving.registry import ModelRegistry
 from serving.schemas import (
     Forecast,
@@ -29,10 +36,11 @@ from serving.schemas import (
 )
 
 
-def ingest_response(result: IngestResult) -> IngestResponse:
+def ingest_response(result: IngestResult, return_attention: bool) -> IngestResponse:
     return IngestResponse(
         symbol=result.symbol, timestamp=result.timestamp, added=result.added, bars=result.bars,
-        bars_needed=result.bars_needed, forecast=result.forecast,
+        bars_needed=result.bars_needed,
+        forecast=with_attention(result.forecast, return_attention),
     )
 
 
@@ -43,6 +51,7 @@ class TradecastService:
         config = config_from_env()
         self.registry = ModelRegistry(home.exported_dir, config.intra_op_threads)
         self.forecaster = Forecaster(self.registry, config)
+        self.forecaster.warm_up()
         self.live = LiveBook(config.state_dir or home.state_dir / "live", self.forecaster)
 
     @bentoml.api
@@ -64,16 +73,16 @@ class TradecastService:
         """Add a symbol's newest bar to its live state; the same bar twice changes nothing."""
         context = {name: point.model_dump() for name, point in (request.context or {}).items()}
         result = self.live.ingest(request.symbol, request.bar.model_dump(), context)
-        response = ingest_response(result)
-        if response.forecast is not None and not request.return_attention:
-            response.forecast.attention = None
-        return response
+        return ingest_response(result, request.return_attention)
 
     @bentoml.api
     @answers_errors
     async def signals(self, request: SignalsRequest, /) -> SignalsResponse:
         """The latest live forecast and signal of each symbol."""
-        latest = {symbol: self.live.latest(symbol).forecast for symbol in request.symbols}
+        latest = {
+            symbol: with_attention(self.live.latest(symbol).forecast, request.return_attention)
+            for symbol in request.symbols
+        }
         return SignalsResponse(signals=latest)
 
     @bentoml.api

@@ -24,3 +24,21 @@ def sample_home(tmp_path_factory: pytest.TempPathFactory) -> Home:
     home = resolve_home(tmp_path_factory.mktemp("sample_home"))
     import_sample(BarStore(home.bars_dir))
     return home
+
+
+@pytest.fixture(scope="session")
+def exported_home(tmp_path_factory: pytest.TempPathFactory) -> Home:
+    """A scratch home with all four variants exported (fresh weights, parity-checked) ONCE.
+
+    Feature names come from the feature engine, so serving can feed it real windows.
+    Treat it as read-only: copy ``exported_dir`` before changing anything.
+    """
+    from training.export import default_feature_names, export_fresh, torch_threads
+    from training.models import VARIANTS
+
+    home = resolve_home(tmp_path_factory.mktemp("exported_home"))
+    names = default_feature_names()
+    with torch_threads(1):  # the suite shares the cores: one thread each is faster than two
+        for variant in sorted(VARIANTS):
+            export_fresh(variant, home.exported_dir, names)
+    return home

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from features.engine import compute_features, feature_names
 from tqdm import tqdm
 
+from features.engine import compute_features, feature_names
 from features.errors import TradecastError
 from features.labels import HORIZONS, make_labels
 from features.selection import select_features
@@ -111,7 +111,9 @@ def load_market(
 
     market_context = {name: read(name) for name in config.context if name in stored}
     frames, labels, past_returns, past_volatility = {}, {}, [], []
-    for symbol, sector in tqdm(symbols.items(), desc="features", unit="symbol", disable=not progress):
+    for symbol, sector in tqdm(
+        symbols.items(), desc="features", unit="symbol", disable=not progress
+    ):
         bars = read(symbol)
         context = dict(market_context)
         if sector in stored:

@@ -20,8 +20,10 @@ import shutil
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +58,17 @@ class ExportResult:
     metadata: dict[str, Any] = field(repr=False)  # what metadata.json holds
     export_s: float = 0.0  # seconds spent tracing and writing the graph
     parity_s: float = 0.0  # seconds spent on the onnxruntime parity check
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run torch with ``count`` intra-op threads inside the block, then restore the setting."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def input_names(model: TradecastModel) -> list[str]:
@@ -106,15 +119,17 @@ def ort_session(path: Path, threads: int = 2):
 
 def parity_check(model: TradecastModel, path: Path, config: ExportConfig) -> float:
     """Largest |onnxruntime - torch| over every output and parity batch; raises past tolerance."""
-    session = ort_session(path)
+    session = ort_session(path, threads=torch.get_num_threads())  # the same threads as torch
     names = input_names(model)
     worst = 0.0
     for batch in config.parity_batches:
         inputs = example_inputs(model, batch, config.seed + batch)
         with torch.no_grad():
             expected = [t.numpy() for t in model.eval()(*inputs)]
-        got = session.run(list(OUTPUT_NAMES), {n: t.numpy() for n, t in zip(names, inputs)})
-        for name, want, have in zip(OUTPUT_NAMES, expected, got):
+        got = session.run(
+            list(OUTPUT_NAMES), {n: t.numpy() for n, t in zip(names, inputs, strict=True)}
+        )
+        for name, want, have in zip(OUTPUT_NAMES, expected, got, strict=True):
             if want.shape != have.shape:
                 raise ArtifactError(
                     f"{model.variant}: ONNX output {name} has shape {have.shape} at batch "
@@ -173,7 +188,7 @@ def update_manifest(exported_dir: Path, variant: str, version: str) -> None:
 
 def new_version(variant_dir: Path) -> str:
     """A UTC timestamp, with a counter when a version of that second already exists."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     version, counter = stamp, 1
     while (variant_dir / version).exists():
         counter += 1
@@ -181,16 +196,21 @@ def new_version(variant_dir: Path) -> str:
     return version
 
 
-def tensor_specs(names: list[str], shapes: list[list[Any]]) -> list[dict[str, Any]]:
-    return [{"name": name, "shape": shape} for name, shape in zip(names, shapes)]
-
-
 def describe_io(model: TradecastModel) -> tuple[list[dict], list[dict]]:
     """Input and output names with shapes, ``"batch"`` marking the dynamic axis."""
-    inputs = [["batch", WINDOW, model.n_features], ["batch", POSITION_DIM]]
-    outputs = [["batch", len(HORIZONS), 3], ["batch", len(HORIZONS)], ["batch", len(HORIZONS)]]
-    outputs.append(["batch", WINDOW])
-    return tensor_specs(input_names(model), inputs), tensor_specs(list(OUTPUT_NAMES), outputs)
+    input_shapes = {
+        "features": ["batch", WINDOW, model.n_features],
+        "position": ["batch", POSITION_DIM],
+    }
+    inputs = [{"name": name, "shape": input_shapes[name]} for name in input_names(model)]
+    horizons = len(HORIZONS)
+    output_shapes = [["batch", horizons, 3], ["batch", horizons], ["batch", horizons]]
+    output_shapes.append(["batch", WINDOW])
+    outputs = [
+        {"name": name, "shape": shape}
+        for name, shape in zip(OUTPUT_NAMES, output_shapes, strict=True)
+    ]
+    return inputs, outputs
 
 
 def export_model(
@@ -238,7 +258,7 @@ def export_model(
             "training_span": summary.get("training_span"),
             "metrics": summary.get("metrics"),
             "sha256": sha256_of(staging / MODEL_FILE),
-            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "parity_max_abs_diff": parity,
             "parity_batches": list(config.parity_batches),
             "exporter": f"torch {torch.__version__} torch.onnx.export(dynamo=False)",
@@ -271,9 +291,12 @@ def export_checkpoint(
     folder: str | os.PathLike[str],
     exported_dir: str | os.PathLike[str],
     config: ExportConfig = ExportConfig(),
+    variant: str | None = None,
 ) -> ExportResult:
-    """Export a trained checkpoint folder, carrying its training span and metrics along."""
+    """Export a trained checkpoint folder (of ``variant`` when given) with its span and metrics."""
     model, info = load_checkpoint(folder)
+    if variant is not None and info["variant"] != variant:
+        raise ArtifactError(f"{folder}: holds variant {info['variant']!r}, not {variant!r}")
     return export_model(
         model,
         exported_dir,
@@ -308,10 +331,7 @@ def export_variant(
     folder = Path(checkpoint) if checkpoint else latest_checkpoint(home_checkpoints, variant)
     if folder is None:
         return export_fresh(variant, exported_dir)
-    result = export_checkpoint(folder, exported_dir)
-    if result.variant != variant:
-        raise ArtifactError(f"{folder}: holds variant {result.variant!r}, not {variant!r}")
-    return result
+    return export_checkpoint(folder, exported_dir, variant=variant)
 
 
 def describe_models() -> list[dict[str, Any]]:

@@ -33,6 +33,7 @@ from training.metrics import Predictions, direction_scores
 from training.models import POSITION_DIM
 
 STATE_FILE = "trainer_state.pt"
+EVALUATION_CHUNK = 128  # windows per forward pass when no gradient is needed
 
 
 @dataclass
@@ -87,12 +88,14 @@ class Trainer:
         self.progress = progress
         self.autocast = self.device.type == "cuda" and self.optim.mixed_precision
         self.validation = _evenly_spaced(data.validation, self.optim.max_val_windows)
+        self.evaluation_seconds = 0.0  # how long the last validation took (budget planning)
 
     def fit(self, resume: bool = False) -> FitResult:
         """Train until early stopping, `max_epochs` or the time budget; keep the best weights."""
         result, best_state, bad_epochs, start_epoch = FitResult(), None, 0, 0
         if resume and self.state_path and self.state_path.exists():
             result, best_state, bad_epochs, start_epoch = self._load_state()
+            result.stopped_by = ""  # a finished run resumed with a larger max_epochs goes on
         started = time.perf_counter() - result.seconds
         epochs = tqdm(
             range(start_epoch, self.optim.max_epochs),
@@ -104,8 +107,11 @@ class Trainer:
         )
         for epoch in epochs:
             record = self._train_epoch(epoch, started)
+            evaluation_started = time.perf_counter()
             record.update(self.evaluate())
+            self.evaluation_seconds = time.perf_counter() - evaluation_started
             record["seconds"] = time.perf_counter() - started
+            record["out_of_time"] = record["out_of_time"] or self._out_of_time(started)
             result.history.append(record)
             epochs.set_postfix(
                 loss=f"{record['train_loss']:.4f}",
@@ -153,8 +159,7 @@ class Trainer:
             totals += [part.item() for part in parts]
             steps += 1
             bar.set_postfix(loss=f"{totals[0] / steps:.4f}")
-            budget = self.optim.time_budget_s
-            if budget and time.perf_counter() - started >= budget:
+            if self._out_of_time(started):
                 out_of_time = True
                 break
         bar.close()
@@ -171,6 +176,11 @@ class Trainer:
             "out_of_time": out_of_time,
         }
 
+    def _out_of_time(self, started: float) -> bool:
+        """Whether the budget leaves no room for another step and the validation after it."""
+        budget = self.optim.time_budget_s
+        return bool(budget) and time.perf_counter() - started + self.evaluation_seconds >= budget
+
     def _epoch_batches(self, epoch: int) -> list[np.ndarray]:
         order = np.random.default_rng([self.optim.seed, epoch]).permutation(self.data.train)
         size = self.optim.batch_size
@@ -181,26 +191,30 @@ class Trainer:
 
     def _loss(self, samples: np.ndarray, weights: TaskWeights):
         inputs, targets = self._tensors(samples)
+        return self.loss(*self._forward(inputs), targets, weights)
+
+    def _forward(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-            direction, returns, volatility, _ = self.model(inputs, self._position(len(samples)))
-        return self.loss(direction, returns, volatility, targets, weights)
+            direction, returns, volatility, _ = self.model(inputs, self._position(len(inputs)))
+        return direction, returns, volatility
 
     @torch.no_grad()
     def evaluate(self) -> dict:
         """Validation loss (full task weights) and 1-bar direction accuracy of the model now."""
         self.model.eval()
-        totals, count = np.zeros(4), 0
+        totals, count, down_up = np.zeros(4), 0, []
         weights = full_weights(self.config.loss)
-        for samples in _chunks(self.validation, self.optim.batch_size):
-            parts = self._loss(samples, weights)
+        for samples in _chunks(self.validation, EVALUATION_CHUNK):
+            inputs, targets = self._tensors(samples)
+            direction, returns, volatility = self._forward(inputs)
+            parts = self.loss(direction, returns, volatility, targets, weights)
             totals += np.array([part.item() for part in parts]) * len(samples)
             count += len(samples)
-        predictions = self.predict(self.validation)
+            one_bar = torch.softmax(direction[:, 0].float(), dim=-1)  # (B, 3)
+            down_up.append(one_bar[:, [0, 2]].cpu().numpy())
+        down_up = np.concatenate(down_up)
         realised = self.data.market.labels("ret")[self.data.market.windows.ends[self.validation]]
-        probabilities = predictions.probabilities[:, 0]
-        accuracy, balanced = direction_scores(
-            probabilities[:, 0], probabilities[:, 2], realised[:, 0]
-        )
+        accuracy, balanced = direction_scores(down_up[:, 0], down_up[:, 1], realised[:, 0])
         means = totals / max(count, 1)
         return {
             "val_loss": means[0],
@@ -216,10 +230,9 @@ class Trainer:
         """Class probabilities, returns and volatility for `samples` (sample indices)."""
         self.model.eval()
         outputs = [[], [], []]
-        for chunk in _chunks(samples, max(self.optim.batch_size, 256)):
+        for chunk in _chunks(samples, EVALUATION_CHUNK):
             inputs = torch.from_numpy(self.data.batch_inputs(chunk)).to(self.device)
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-                direction, returns, volatility, _ = self.model(inputs, self._position(len(chunk)))
+            direction, returns, volatility = self._forward(inputs)
             outputs[0].append(torch.softmax(direction.float(), dim=-1).cpu().numpy())
             outputs[1].append(returns.float().cpu().numpy())
             outputs[2].append(volatility.float().cpu().numpy())

@@ -37,23 +37,33 @@ def direction_scores(
     called_up = p_up[moved] >= p_down[moved]
     went_up = realised[moved] > 0
     accuracy = float(np.mean(called_up == went_up))
-    recalls = [
-        np.mean(called_up[went_up == side]) for side in (True, False) if (went_up == side).any()
-    ]
+    hits = called_up == went_up
+    recalls = [hits[went_up == side].mean() for side in (True, False) if (went_up == side).any()]
     return accuracy, float(np.mean(recalls))
 
 
-def rank_ic(predicted: np.ndarray, realised: np.ndarray) -> tuple[float, float]:
+def rank_ic(
+    predicted: np.ndarray, realised: np.ndarray, groups: np.ndarray | None = None
+) -> tuple[float, float]:
     """(Spearman IC, its t-statistic) over rows where both are known; NaN for a constant guess.
 
-    The t-statistic treats rows as independent, which overstates it for overlapping multi-bar
-    returns; the fold-level t in `summarise_folds` does not have that problem.
+    With `groups` (the symbol of each row) the IC is the row-weighted mean of each symbol's own
+    time-series IC: pooled ranks would otherwise reward a model for telling symbols apart (a
+    price-level input does that) rather than for timing any of them. The t-statistic treats
+    rows as independent, which overstates it for overlapping multi-bar returns; the fold-level
+    t in `summarise_folds` does not have that problem.
     """
     known = np.isfinite(predicted) & np.isfinite(realised)
-    n = int(known.sum())
-    if n < 3 or np.ptp(predicted[known]) == 0 or np.ptp(realised[known]) == 0:
+    groups = np.zeros(len(predicted)) if groups is None else np.asarray(groups)
+    ics, weights = [], []
+    for group in np.unique(groups[known]):
+        rows = known & (groups == group)
+        if rows.sum() >= 3 and np.ptp(predicted[rows]) > 0 and np.ptp(realised[rows]) > 0:
+            ics.append(spearmanr(predicted[rows], realised[rows]).statistic)
+            weights.append(rows.sum())
+    if not ics:
         return math.nan, math.nan
-    ic = float(spearmanr(predicted[known], realised[known]).statistic)
+    ic, n = float(np.average(ics, weights=weights)), int(np.sum(weights))
     if abs(ic) >= 1.0:
         return ic, math.copysign(math.inf, ic)
     return ic, ic * math.sqrt((n - 2) / (1.0 - ic * ic))
@@ -70,6 +80,7 @@ def evaluate(
     realised_returns: np.ndarray,  # (n, H)
     realised_volatility: np.ndarray,  # (n, H)
     horizons: tuple[int, ...],
+    symbols: np.ndarray | None = None,  # (n,) symbol of each row, for per-symbol ICs
 ) -> dict[str, float]:
     """Every metric for every horizon, keyed `<metric>_<horizon>` (e.g. `ic_1`)."""
     metrics: dict[str, float] = {"rows": float(len(realised_returns))}
@@ -77,7 +88,7 @@ def evaluate(
         realised = realised_returns[:, column]
         probabilities = predictions.probabilities[:, column]
         accuracy, balanced = direction_scores(probabilities[:, 0], probabilities[:, 2], realised)
-        ic, ic_t = rank_ic(predictions.returns[:, column], realised)
+        ic, ic_t = rank_ic(predictions.returns[:, column], realised, symbols)
         metrics[f"accuracy_{horizon}"] = accuracy
         metrics[f"balanced_accuracy_{horizon}"] = balanced
         metrics[f"ic_{horizon}"] = ic

@@ -25,6 +25,7 @@ from training.dataset import FoldData, MarketData, Samples, prepare_fold
 from training.loop import FitResult, Trainer
 from training.metrics import Predictions, evaluate
 from training.models import build_model
+from training.models.heads import MultiTaskHeads
 
 PREDICTIONS_FILE = "oos_predictions.parquet"
 MIN_VALIDATION_SAMPLES = 100  # a year with fewer validation windows gives no fold
@@ -100,7 +101,13 @@ def run_fold(
         for name, predictions in everything.items()
     ]
     metrics = {
-        name: evaluate(predictions, validation.returns, validation.volatility, market.horizons)
+        name: evaluate(
+            predictions,
+            validation.returns,
+            validation.volatility,
+            market.horizons,
+            validation.symbols,
+        )
         for name, predictions in everything.items()
     }
     return FoldOutcome(
@@ -115,7 +122,34 @@ def new_model(variant: str, data: FoldData, config: TrainConfig) -> nn.Module:
     torch.manual_seed(config.optim.seed)
     model = build_model(variant, len(data.feature_names), **config.model_overrides(variant))
     model.set_normaliser(torch.from_numpy(data.mean), torch.from_numpy(data.std))
+    start_heads_at_the_prior(model, data)
     return model
+
+
+@torch.no_grad()
+def start_heads_at_the_prior(model: nn.Module, data: FoldData) -> None:
+    """Make a fresh model's first guess the training span's average outcome.
+
+    Daily returns and volatilities are of order 1e-2, while fresh output layers give values of
+    order one (volatility passes a softplus: 0.69 at zero), so the regression losses would start
+    tens of standard deviations off and spend the short quick budget walking the biases there.
+    The output biases start at the class log-priors, the mean return and the softplus inverse
+    of the mean volatility, with output weights scaled to the targets' spread.
+    """
+    train = data.samples(data.train)
+    for heads in (m for m in model.modules() if isinstance(m, MultiTaskHeads)):
+        direction, returns, volatility = (
+            head[-1] for head in (heads.direction, heads.returns, heads.volatility)
+        )
+        counts = np.stack([np.bincount(c[c >= 0], minlength=3) for c in train.direction.T]) + 1
+        direction.bias.copy_(
+            torch.from_numpy(np.log(counts / counts.sum(1, keepdims=True))).reshape(-1)
+        )
+        returns.bias.copy_(torch.from_numpy(np.nanmean(train.returns, axis=0)))
+        returns.weight.mul_(torch.from_numpy(data.return_scale)[:, None])
+        mean_volatility = torch.from_numpy(np.nanmean(train.volatility, axis=0)).float()
+        volatility.bias.copy_(mean_volatility + torch.log(-torch.expm1(-mean_volatility)))
+        volatility.weight.mul_(0.1)
 
 
 def predictions_frame(

@@ -284,3 +284,57 @@ def calendar(stamps, day_of_week, month):
         day_of_year = day_of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)
         shifted = (5 * day_of_year + 2) // 153  # months counted from March
         month[i] = shifted + 3 if shifted < 10 else shifted - 9
+
+
+@njit(cache=True, error_model="numpy")
+def live_step(code, params, state, ring, outputs, syms, stamps, bars, slot_columns,
+              sector_column, context_last, context_values, max_age, rows, seen, last):
+    """One new bar for each selected symbol, compiled end to end (the streaming hot path).
+
+    Checks every bar first and changes nothing unless all pass; returns ``(problem, j, rows)``:
+    problem 0: all stepped, ``rows`` (symbols, outputs) are their new feature rows; 1: bar ``j``
+    has NaN/inf, non-positive prices or negative volume; 2: bar ``j`` is older than its symbol's
+    last bar; 3: bar ``j`` repeats it (the caller handles repeats).
+    Inputs are laid out as the catalogue's ``INPUTS``: open, high, low, close, volume, day of
+    week, month, then per context slot its values and availability. A context bar counts only
+    if stamped at or before the bar and at most ``max_age`` older (``features.context``'s rule);
+    the last slot is the symbol's sector, found through ``sector_column``.
+    """
+    width = syms.shape[0]
+    for j in range(width):
+        s = syms[j]
+        for f in range(5):
+            x = bars[j, f]
+            if x != x or abs(x) == np.inf or (x <= 0.0 if f < 4 else x < 0.0):
+                return 1, j, np.empty((0, 0))
+        if stamps[j] < last[s]:
+            return 2, j, np.empty((0, 0))
+        if stamps[j] == last[s]:
+            return 3, j, np.empty((0, 0))
+    vals = np.empty((code.shape[0], 1, width))
+    per_slot = context_values.shape[0] + 1
+    for j in range(width):
+        s = syms[j]
+        for f in range(5):
+            vals[f, 0, j] = bars[j, f]
+        for slot in range(slot_columns.shape[0]):
+            column = sector_column[s] if slot == slot_columns.shape[0] - 1 else slot_columns[slot]
+            first = 7 + slot * per_slot
+            fresh = (column >= 0 and context_last[column] <= stamps[j]
+                     and stamps[j] - context_last[column] <= max_age)
+            for v in range(per_slot - 1):
+                vals[first + v, 0, j] = context_values[v, column] if fresh else np.nan
+            vals[first + per_slot - 1, 0, j] = 1.0 if fresh else 0.0
+    calendar(stamps, vals[5, 0], vals[6, 0])
+    run_program(code, params, state, ring, vals, syms)
+    result = np.empty((width, outputs.shape[0]))
+    for f in range(outputs.shape[0]):  # read each output's values in memory order
+        column = vals[outputs[f], 0]
+        for j in range(width):
+            result[j, f] = column[j]
+    for j in range(width):
+        s = syms[j]
+        rows[s, seen[s] % rows.shape[1]] = result[j]
+        seen[s] += 1
+        last[s] = stamps[j]
+    return 0, 0, result

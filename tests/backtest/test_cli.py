@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -69,3 +71,10 @@ def test_bad_rows_and_bad_options_are_refused(signal_file, sample_home, tmp_path
     result = backtest("--signals", signal_file, "--out", str(tmp_path), "--fill", "same_close",
                       "--home", str(sample_home.root))
     assert isinstance(result.exception, TradecastError) and "next_open" in str(result.exception)
+
+
+def test_the_backtest_package_imports_neither_torch_nor_training():
+    code = ("import sys, backtest.runner, backtest.walk_forward, features.signal_rule; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'training')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -88,6 +88,7 @@ def test_every_model_and_baseline_lands_in_one_table(wf_report):
     assert set(table) == {"hybrid", "simplex", "always_up", "momentum", "linear", "buy_and_hold"}
     for name in table:
         assert name in printed
+    assert "hybrid by walk-forward fold" in printed
     # The peeking model beats every baseline net of costs; the noise model loses to costs.
     assert table["hybrid"]["sharpe"] > max(table[b]["sharpe"] for b in ("always_up", "momentum",
                                                                         "linear", "buy_and_hold"))

@@ -34,14 +34,18 @@ def stamps_of(frame: pd.DataFrame) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def streamed(bars) -> tuple[StreamingEngine, dict[str, np.ndarray]]:
-    """All symbols stepped together, one ``update_many`` per date, over the last 700 dates."""
+    """All symbols stepped together: one ``update_many`` per date with every symbol trading."""
     engine = StreamingEngine()
     table = pd.concat([frame.assign(symbol=symbol) for symbol, frame in bars.items()])
-    table = table.sort_values(["timestamp", "symbol"])
+    table = table.sort_values(["timestamp", "symbol"], kind="stable")
+    stamps, symbols = stamps_of(table), table["symbol"].to_numpy()
+    values = table[list(BAR_VALUES)].to_numpy()
+    starts = np.flatnonzero(np.r_[True, stamps[1:] != stamps[:-1], True])
     rows: dict[str, list[np.ndarray]] = {symbol: [] for symbol in bars}
-    for _, day in table.groupby("timestamp", sort=True):
-        out = engine.update_many(list(day["symbol"]), stamps_of(day), day[list(BAR_VALUES)])
-        for symbol, row in zip(day["symbol"], out, strict=True):
+    for start, stop in zip(starts[:-1], starts[1:], strict=True):
+        day = list(symbols[start:stop])
+        out = engine.update_many(day, stamps[start:stop], values[start:stop])
+        for symbol, row in zip(day, out, strict=True):
             rows[symbol].append(row)
     return engine, {symbol: np.array(found) for symbol, found in rows.items()}
 

@@ -52,6 +52,7 @@ def start_backtest(
 ) -> None:
     """Backtest a signal file, or (--walk-forward) every model's out-of-sample predictions."""
     from backtest.costs import CostModel
+    from backtest.report import fold_table
     from backtest.risk import RiskLimits
     from backtest.runner import compare_runs, truncate_at_end_dates
     from backtest.signals import load_bars, read_signals
@@ -98,4 +99,8 @@ def start_backtest(
 
     typer.echo(f"Backtest, net of costs (report in {comparison.out_dir}):")
     typer.echo(comparison.table.to_string(float_format="{:.3g}".format))
+    folds = fold_table(comparison.summaries[comparison.main])
+    if folds is not None:
+        typer.echo(f"\n{comparison.main} by walk-forward fold:")
+        typer.echo(folds.to_string(float_format="{:.3g}".format))
 

@@ -58,3 +58,39 @@ def start_load(
     meta = suite.meta(home, quick=False, config=config, duration_s=summary["wall_s"])
     suite.write_outputs({"load": {config.prefix: summary}, "meta": meta}, out)
     typer.echo(f"report: {out / 'report.md'}")
+
+
+@app.command("latency")
+def start_latency(
+    out: Annotated[Path | None, typer.Option("--out", help="Write the results as JSON.")] = None,
+    variants: Annotated[
+        str, typer.Option("--variants", help="Comma-separated variants.")
+    ] = "simplex,hybrid,ensemble,full",
+    batches: Annotated[str, typer.Option("--batches", help="Comma-separated batches.")] = "1,32",
+    runs: Annotated[int, typer.Option("--runs", help="Timed calls per engine and batch.")] = 200,
+    threads: Annotated[int, typer.Option("--threads", help="torch and onnxruntime threads.")] = 2,
+) -> None:
+    """PyTorch eager vs onnxruntime per variant, interleaved in one run: p50/p99 and a table."""
+    from benchmarks import latency
+
+    latency.run(
+        out,
+        variants=tuple(v.strip() for v in variants.split(",") if v.strip()),
+        batches=tuple(int(b) for b in batches.split(",")),
+        runs=runs,
+        threads=threads,
+    )
+
+
+@app.command("features")
+def start_features(
+    out: Annotated[Path | None, typer.Option("--out", help="Write the numbers to this JSON file.")]
+    = None,
+    quick: Annotated[bool, typer.Option("--quick", help="Fewer repeats: a smoke run.")] = False,
+) -> None:
+    """Feature engine: batch vs TA-Lib and ta, streaming per bar and per symbol, vs recomputing."""
+    from benchmarks import features
+
+    features.run(out, quick=quick)
+    if out is not None:
+        typer.echo(f"results: {out}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -15,7 +15,7 @@ def start_export(
         str, typer.Option("--variant", help="full, simplex, hybrid, ensemble or all.")
     ] = "all",
     checkpoint: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option(
             "--checkpoint",
             help="Checkpoint folder (default: the variant's latest under checkpoints/, "
@@ -32,7 +32,8 @@ def start_export(
 
     chosen = sorted(VARIANTS) if variant == "all" else [variant]
     if variant != "all" and variant not in VARIANTS:
-        raise ArtifactError(f"--variant {variant!r}: use all or one of {', '.join(sorted(VARIANTS))}")
+        known = ", ".join(sorted(VARIANTS))
+        raise ArtifactError(f"--variant {variant!r}: use all or one of {known}")
     if checkpoint is not None and len(chosen) > 1:
         raise ArtifactError("--checkpoint holds one variant: give --variant too")
     resolved = resolve_home(home)

@@ -6,7 +6,9 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="The model variants: names, sizes, inputs and outputs.", no_args_is_help=True)
+app = typer.Typer(
+    help="The model variants: names, sizes, inputs and outputs.", no_args_is_help=True
+)
 
 
 @app.command("list")

@@ -3,6 +3,7 @@
 from training.models.variants import (
     OUTPUT_NAMES,
     POSITION_DIM,
+    TINY_OVERRIDES,
     VARIANTS,
     WINDOW,
     TradecastModel,
@@ -14,6 +15,7 @@ from training.models.variants import (
 __all__ = [
     "OUTPUT_NAMES",
     "POSITION_DIM",
+    "TINY_OVERRIDES",
     "VARIANTS",
     "WINDOW",
     "TradecastModel",

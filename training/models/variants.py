@@ -15,8 +15,9 @@ its own buffers) and ``position (B, POSITION_DIM)`` (used by ``full`` only) to t
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -235,3 +236,26 @@ def build_model(variant: str, n_features: int, **overrides: Any) -> TradecastMod
     """Build a freshly initialised variant; overrides change config fields (see make_config)."""
     config = make_config(variant, **overrides)
     return VARIANTS[variant](config, n_features)
+
+
+_TINY_XLSTM = {"d_model": 16, "layout": "ms", "n_heads": 2}
+_TINY_TRANSFORMER = {"d_model": 16, "n_layers": 1, "n_heads": 2}
+_TINY_TOP = {"fusion_width": 32, "heads": {"hidden": 16}}
+# Overrides that shrink each variant to a few thousand parameters, for fast tests:
+# build_model(variant, n_features, **TINY_OVERRIDES[variant]). Same blocks, same outputs.
+TINY_OVERRIDES: dict[str, dict[str, Any]] = {
+    "simplex": {"xlstm": _TINY_XLSTM, "heads": {"hidden": 16}},
+    "hybrid": {"xlstm": _TINY_XLSTM, "transformer": _TINY_TRANSFORMER, **_TINY_TOP},
+    "full": {
+        "xlstm": _TINY_XLSTM,
+        "transformer": _TINY_TRANSFORMER,
+        "position_width": 16,
+        **_TINY_TOP,
+    },
+    "ensemble": {
+        "direction_net": _TINY_XLSTM,
+        "price_net": _TINY_TRANSFORMER,
+        "risk_net": {**_TINY_XLSTM, "layout": "m"},
+        **_TINY_TOP,
+    },
+}

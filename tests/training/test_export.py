@@ -1,0 +1,202 @@
+"""ONNX export: parity at batch 1 and 32 from one file, metadata, sha256, manifest, refusals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+
+from features.errors import ArtifactError
+from training import export
+from training.checkpoint import save_checkpoint
+from training.export import (
+    ExportConfig,
+    example_inputs,
+    export_checkpoint,
+    export_model,
+    input_names,
+    sha256_of,
+    torch_threads,
+    update_manifest,
+)
+from training.models import OUTPUT_NAMES, TINY_OVERRIDES, VARIANTS, build_model
+from training.models.variants import Simplex
+
+METADATA_FIELDS = {
+    "variant",
+    "version",
+    "feature_names",
+    "window",
+    "horizons",
+    "opset",
+    "inputs",
+    "outputs",
+    "parameters",
+    "position_dim",
+    "weights",
+    "checkpoint",
+    "training_span",
+    "metrics",
+    "sha256",
+    "created_at",
+    "parity_max_abs_diff",
+}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def single_thread_torch():
+    """Two OpenMP threads fighting the rest of the suite for two cores are far slower than one."""
+    with torch_threads(1):
+        yield
+
+
+def exported_folder(home, variant: str) -> Path:
+    manifest = json.loads((home.exported_dir / "manifest.json").read_text())
+    return home.exported_dir / manifest["variants"][variant]["path"]
+
+
+def test_manifest_names_every_variant(exported_home) -> None:
+    manifest = json.loads((exported_home.exported_dir / "manifest.json").read_text())
+    assert set(manifest["variants"]) == set(VARIANTS)
+    for variant, entry in manifest["variants"].items():
+        assert entry["path"] == f"{variant}/{entry['version']}"
+    leftovers = [p.name for p in exported_home.exported_dir.rglob(".*")]
+    assert leftovers == [], "temporary files or staging folders left behind"
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_metadata_describes_the_graph(exported_home, variant: str) -> None:
+    folder = exported_folder(exported_home, variant)
+    metadata = json.loads((folder / "metadata.json").read_text())
+    assert set(metadata) >= METADATA_FIELDS
+    assert metadata["variant"] == variant and metadata["version"] == folder.name
+    assert metadata["weights"] == "random-init" and metadata["checkpoint"] is None
+    assert metadata["sha256"] == sha256_of(folder / "model.onnx")
+    # the export's own check: onnxruntime vs torch at batch 1 and 32 from this one file
+    assert metadata["parity_batches"] == [1, 32] and metadata["parity_max_abs_diff"] <= 1e-4
+    names = {p.name for p in folder.iterdir()}
+    assert names == {"model.onnx", "metadata.json"}  # one self-contained file: no external weights
+    graph = onnx.load(folder / "model.onnx", load_external_data=False).graph
+    features = graph.input[0].type.tensor_type.shape.dim
+    width = len(metadata["feature_names"])
+    assert [d.dim_param or d.dim_value for d in features] == ["batch", 60, width]
+    assert [spec["name"] for spec in metadata["inputs"]] == [i.name for i in graph.input]
+    assert [spec["name"] for spec in metadata["outputs"]] == [o.name for o in graph.output]
+    assert metadata["position_dim"] == (4 if variant == "full" else 0)
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_onnx_matches_torch_on_new_inputs(exported_home, variant: str) -> None:
+    """Beyond the export's own batch 1 and 32 check: other inputs and batch sizes, rebuilt
+    from the same fresh weights (seed 0)."""
+    folder = exported_folder(exported_home, variant)
+    metadata = json.loads((folder / "metadata.json").read_text())
+    torch.manual_seed(ExportConfig().seed)
+    model = build_model(variant, len(metadata["feature_names"])).eval()
+    session = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
+    for batch in (1, 3):
+        inputs = example_inputs(model, batch, seed=1000 + batch)
+        with torch.no_grad():
+            expected = [t.numpy() for t in model(*inputs)]
+        got = session.run(
+            None, {n: t.numpy() for n, t in zip(input_names(model), inputs, strict=True)}
+        )
+        for name, want, have in zip(OUTPUT_NAMES, expected, got, strict=True):
+            assert have.shape == want.shape, name
+            assert np.max(np.abs(have - want)) <= 1e-4, f"{variant} {name} batch {batch}"
+        attention = got[OUTPUT_NAMES.index("attention")]
+        assert (attention >= 0).all()
+        np.testing.assert_allclose(attention.sum(axis=1), 1.0, atol=1e-5)
+
+
+class TracedDifferently(Simplex):
+    """A forward with a data-dependent Python branch: the trace keeps only one side of it."""
+
+    def forward(self, features, position=None):
+        outputs = super().forward(features, position)
+        if features.shape[0] == 2:  # true at the export's example batch, false at 1 and 32
+            return outputs
+        return (outputs[0] + 1.0, *outputs[1:])
+
+
+def test_export_refuses_a_model_that_fails_parity(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = TracedDifferently(build_model("simplex", 5, **TINY_OVERRIDES["simplex"]).config, 5)
+    with pytest.raises(ArtifactError, match="direction_logits differs from PyTorch"):
+        export_model(model.eval(), tmp_path, list("abcde"))
+    assert list((tmp_path / "simplex").iterdir()) == []  # no version, no staging folder
+    assert not (tmp_path / "manifest.json").exists()
+
+
+def test_export_refuses_a_feature_list_of_the_wrong_width(tmp_path: Path) -> None:
+    model = build_model("hybrid", 5, **TINY_OVERRIDES["hybrid"])
+    with pytest.raises(ArtifactError, match="4 feature names for a model that reads 5 columns"):
+        export_model(model, tmp_path, list("abcd"))
+
+
+def test_trained_checkpoint_exports_with_its_normaliser_and_names(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = build_model("full", 3, **TINY_OVERRIDES["full"]).eval()
+    model.set_normaliser([100.0, -2.0, 5e5], [10.0, 0.5, 1e4])
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "summary.json").write_text(
+        json.dumps({"training_span": ["2010-01-04", "2019-12-31"], "metrics": {"val_loss": 1.5}})
+    )
+    save_checkpoint(tmp_path / "run", model, ["close", "rsi_14", "volume"], variant="full")
+    result = export_checkpoint(tmp_path / "run", tmp_path / "exported")
+    meta = result.metadata
+    assert meta["weights"] == "trained" and meta["checkpoint"] == str(tmp_path / "run")
+    assert meta["feature_names"] == ["close", "rsi_14", "volume"]
+    assert meta["training_span"] == ["2010-01-04", "2019-12-31"]
+    assert meta["metrics"] == {"val_loss": 1.5}
+    session = ort.InferenceSession(str(result.folder / "model.onnx"))
+    features, position = example_inputs(model, 4, seed=9)  # raw scale: around 5e5 for volume
+    with torch.no_grad():
+        want = model(features, position)[1].numpy()
+    have = session.run(["returns"], {"features": features.numpy(), "position": position.numpy()})
+    np.testing.assert_allclose(have[0], want, atol=1e-4)
+
+
+def test_manifest_update_keeps_other_variants_and_survives_a_failed_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    update_manifest(tmp_path, "hybrid", "v1")
+    update_manifest(tmp_path, "simplex", "v2")
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["variants"]["hybrid"] == {"version": "v1", "path": "hybrid/v1"}
+    assert manifest["variants"]["simplex"]["version"] == "v2"
+
+    def broken_dump(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(export.json, "dump", broken_dump)
+    with pytest.raises(OSError, match="disk full"):
+        update_manifest(tmp_path, "hybrid", "v3")
+    assert json.loads((tmp_path / "manifest.json").read_text()) == manifest
+    assert [p.name for p in tmp_path.iterdir()] == ["manifest.json"]
+
+
+def test_cli_exports_the_latest_checkpoint_and_refuses_a_wrong_variant(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from tradecast.cli import app
+
+    model = build_model("hybrid", 4, **TINY_OVERRIDES["hybrid"])
+    run = tmp_path / "checkpoints" / "hybrid" / "20260101T000000Z"
+    save_checkpoint(run, model, ["a", "b", "c", "d"])
+    runner = CliRunner()
+    done = runner.invoke(app, ["export", "--variant", "hybrid", "--home", str(tmp_path)])
+    assert done.exit_code == 0, done.output
+    assert str(run) in done.output and "parity" in done.output
+    refused = runner.invoke(
+        app, ["export", "--variant", "simplex", "--checkpoint", str(run), "--home", str(tmp_path)]
+    )
+    assert isinstance(refused.exception, ArtifactError)
+    assert "holds variant 'hybrid', not 'simplex'" in str(refused.exception)
+    manifest = json.loads((tmp_path / "exported_models" / "manifest.json").read_text())
+    assert set(manifest["variants"]) == {"hybrid"}
