@@ -36,14 +36,13 @@ def percentiles(samples_s: list[float]) -> dict[str, float]:
 
 
 def timed(call: Callable[[int], object], n: int) -> list[float]:
-    for index in range(WARMUP):
-        call(index)
+    """Seconds per call for calls WARMUP .. WARMUP + n - 1 (the first WARMUP are untimed)."""
     samples = []
-    for index in range(n):
+    for index in range(WARMUP + n):
         started = time.perf_counter()
         call(index)
         samples.append(time.perf_counter() - started)
-    return samples
+    return samples[WARMUP:]
 
 
 @contextmanager
@@ -110,7 +109,7 @@ def run(
     stream = [bar_json(bar) for bar in bars.itertuples()][: MIN_BARS + WARMUP + n]
     with tempfile.TemporaryDirectory() as state_dir, scratch_environment(
         TRADECAST_STATE_DIR=state_dir, TRADECAST_LIVE_VARIANT=variant
-    ), local_server(resolved.root) as server, httpx.Client(base_url=server.url) as client:
+    ), local_server(resolved.root) as server, httpx.Client(base_url=server.url, timeout=60) as client:
         def predict(i: int) -> None:
             client.post("/predict", json=bodies[i % n_windows]).raise_for_status()
 

@@ -43,32 +43,51 @@ def percentiles(seconds: list[float], batch: int) -> dict[str, float]:
     }
 
 
-def time_variant(variant: str, n_features: int, batches, runs: int, threads: int) -> list[dict]:
-    """Rows (one per engine and batch) for one variant, torch and onnxruntime interleaved."""
+def time_variant(
+    variant: str, n_features: int, batches, runs: int, threads: int, graph: Path | None = None,
+    warmup: int = WARMUP,
+) -> list[dict]:
+    """Rows (one per engine and batch) for one variant, torch and onnxruntime interleaved.
+
+    ``graph``: an already exported ``model.onnx`` of this variant and width, timed instead of a
+    fresh export (the suite times the home's models without exporting them again).
+    """
     model = build_model(variant, n_features).eval()
     rows = []
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "model.onnx"
-        write_onnx(model, path, ExportConfig())
+        path = graph or Path(folder) / "model.onnx"
+        if graph is None:
+            write_onnx(model, path, ExportConfig())
         session = ort_session(path, threads=threads)
         for batch in batches:
             inputs = example_inputs(model, batch, seed=batch)
             feeds = {name: t.numpy() for name, t in zip(input_names(model), inputs, strict=True)}
             timings: dict[str, list[float]] = {"torch": [], "onnxruntime": []}
             with torch.inference_mode():
-                for call in range(WARMUP + runs):
+                for call in range(warmup + runs):
                     started = time.perf_counter()
                     model(*inputs)
                     middle = time.perf_counter()
                     session.run(None, feeds)
                     ended = time.perf_counter()
-                    if call >= WARMUP:
+                    if call >= warmup:
                         timings["torch"].append(middle - started)
                         timings["onnxruntime"].append(ended - middle)
             for engine, seconds in timings.items():
                 row = {"variant": variant, "engine": engine, "batch": batch, "runs": runs}
                 rows.append({**row, **percentiles(seconds, batch), "threads": threads})
     return rows
+
+
+def exported_graphs(exported_dir: str | os.PathLike[str]) -> dict[str, tuple[Path, int]]:
+    """Variant -> (model.onnx, input width) for the versions the manifest names."""
+    from serving.registry import read_manifest
+
+    graphs = {}
+    for variant, folder in read_manifest(Path(exported_dir)).items():
+        metadata = json.loads((folder / "metadata.json").read_text())
+        graphs[variant] = (folder / "model.onnx", len(metadata["feature_names"]))
+    return graphs
 
 
 def print_table(rows: list[dict]) -> None:
@@ -87,17 +106,26 @@ def run(
     runs: int = 200,
     threads: int = 2,
     n_features: int | None = None,
+    exported_dir: str | os.PathLike[str] | None = None,
+    warmup: int = WARMUP,
 ) -> dict[str, Any]:
-    """Time every variant at every batch size; print a table, write JSON to ``out`` if given."""
+    """Time every variant at every batch size; print a table, write JSON to ``out`` if given.
+
+    With ``exported_dir``, the manifest's graphs there are timed instead of fresh exports.
+    """
     from training.export import default_feature_names
 
     width = n_features or len(default_feature_names())
+    graphs = exported_graphs(exported_dir) if exported_dir is not None else {}
     rows: list[dict] = []
     with torch_threads(threads):
         for variant in tqdm(variants, desc="latency", unit="variant"):
             if variant not in VARIANTS:
                 raise KeyError(f"unknown model variant {variant!r}")
-            rows.extend(time_variant(variant, width, batches, runs, threads))
+            graph, graph_width = graphs.get(variant, (None, width))
+            rows.extend(
+                time_variant(variant, graph_width, batches, runs, threads, graph, warmup)
+            )
     import onnxruntime
 
     result = {
@@ -107,7 +135,7 @@ def run(
             "cpu_count": os.cpu_count(),
             "load_average_1m": os.getloadavg()[0],
             "n_features": width,
-            "warmup": WARMUP,
+            "warmup": warmup,
             "torch": torch.__version__,
             "onnxruntime": onnxruntime.__version__,
             "interleaved": True,

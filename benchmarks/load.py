@@ -91,7 +91,7 @@ def local_server(home: str | os.PathLike[str] | None, ready_timeout_s: float = 1
     with tempfile.TemporaryFile(mode="w+") as log, tempfile.TemporaryDirectory() as state:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                    env=dict(os.environ, TRADECAST_STATE_DIR=state),
-                                   start_new_session=True)
+                                   start_new_session=True, preexec_fn=_die_with_parent)
         url = f"http://127.0.0.1:{port}"
         try:
             _wait_until_ready(url, process, log, ready_timeout_s)
@@ -130,6 +130,15 @@ def _stop(process: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def _die_with_parent() -> None:
+    """In the server's process: get SIGTERM when the benchmark dies, even by SIGKILL (Linux)."""
+    import ctypes
+    import signal
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _free_local_port() -> int:

@@ -129,9 +129,11 @@ def _target_table(results: dict) -> tuple[list[str], list[list]]:
 
 
 def _latency_table(results: dict) -> tuple[list[str], list[list]]:
-    headers = ["variant", "engine", "batch", "p50 ms", "p95 ms", "p99 ms", "windows/s", "threads"]
+    headers = ["variant", "engine", "batch", "p50 ms", "p95 ms", "p99 ms", "windows/s", "threads",
+               "runs"]
     rows = [[r["variant"], r["engine"], r["batch"], r["p50_ms"], r["p95_ms"], r["p99_ms"],
-             r["windows_per_s"], r["threads"]] for r in results.get("latency", {}).get("rows", [])]
+             r["windows_per_s"], r["threads"], r.get("runs")]
+            for r in results.get("latency", {}).get("rows", [])]
     return headers, rows
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from benchmarks import report
+from features.home import resolve_home
 
 if TYPE_CHECKING:
     from benchmarks.load import LocalServer
@@ -33,15 +34,19 @@ SERVER_PARTS = {"attention", "load"}  # parts that share the suite's server
 class SuiteConfig:
     latency_batches: tuple[int, ...] = (1, 32, 256)  # batch sizes timed per variant and engine
     latency_runs: int = 200  # timed calls per variant, engine and batch size, after warm-up
+    large_batch: int = 256  # batches this large get fewer calls: full takes seconds per call
+    large_batch_runs: int = 10  # timed calls at a large batch
+    large_batch_warmup: int = 2  # untimed calls at a large batch
     http_variant: str = "hybrid"  # the variant timed through the service
     http_requests: int = 300  # requests per HTTP path
     attention_windows: int = 3  # real sample windows per symbol checked and drawn
     load_users: tuple[int, ...] = (10, 50)  # one locust run per number of users
     load_duration_s: int = 60  # seconds per locust run
+    quick: bool = False  # parts that have a quick mode (the feature benchmark) use it
 
 
 QUICK = SuiteConfig(latency_batches=(1, 8), latency_runs=20, http_requests=40,
-                    attention_windows=2, load_users=(4,), load_duration_s=8)
+                    attention_windows=2, load_users=(4,), load_duration_s=8, quick=True)
 FULL = SuiteConfig()
 
 
@@ -49,8 +54,6 @@ def run(out: str | os.PathLike[str], home: str | os.PathLike[str] | None = None,
         quick: bool = False, parts: tuple[str, ...] = PARTS) -> dict:
     """Run the chosen parts, write ``out``/results.json, report.md and charts; return results."""
     from tqdm import tqdm
-
-    from features.home import resolve_home
 
     unknown = set(parts) - set(PARTS)
     if unknown:
@@ -90,8 +93,16 @@ def write_outputs(results: dict, out: Path) -> dict:
 def _run_latency(home: Path, out: Path, config: SuiteConfig, server: LocalServer | None) -> dict:
     from benchmarks import latency
 
+    exported_dir = resolve_home(home).exported_dir
+    small = tuple(b for b in config.latency_batches if b < config.large_batch)
+    large = tuple(b for b in config.latency_batches if b >= config.large_batch)
+    result = latency.run(batches=small, runs=config.latency_runs, exported_dir=exported_dir)
+    if large:
+        result["rows"] += latency.run(batches=large, runs=config.large_batch_runs,
+                                      warmup=config.large_batch_warmup,
+                                      exported_dir=exported_dir)["rows"]
     # Its rows already are the report's: variant, engine, batch, p50/p95/p99, windows/s, threads.
-    return latency.run(batches=config.latency_batches, runs=config.latency_runs)
+    return result
 
 
 def _run_http(home: Path, out: Path, config: SuiteConfig, server: LocalServer | None) -> dict:
@@ -122,7 +133,7 @@ def _run_attention(home: Path, out: Path, config: SuiteConfig, server: LocalServ
 def _run_features(home: Path, out: Path, config: SuiteConfig, server: LocalServer | None) -> dict:
     from benchmarks import features
 
-    return features.run(out / "features.json")
+    return features.run(out / "features.json", quick=config.quick)
 
 
 def _run_load(home: Path, out: Path, config: SuiteConfig, server: LocalServer | None) -> dict:

@@ -173,9 +173,11 @@ class StreamingEngine:
         self.sector_column = np.empty(0, dtype=np.int64)  # its context column, -1 if none yet
         self.slot_columns = np.full(len(CONTEXT_SLOTS), -1)  # context column of each slot
         self.context_values = np.empty((len(CONTEXT_PROGRAM.outputs), 0))  # last values
-        self.rows = np.empty((0, window, len(FEATURE_SPECS)))  # ring of recent rows
+        # ring of recent rows, (window, features, symbols): a step writes along symbols
+        self.rows = np.empty((window, len(FEATURE_SPECS), 0))
         self.seen = np.empty(0, dtype=np.int64)  # bars seen per symbol
         self._last_list: tuple[list[str], np.ndarray] = ([], np.empty(0, dtype=np.int64))
+        self._scratch = PROGRAM.new_values(1, 0)  # program values of the last step's width
 
     @property
     def feature_names(self) -> list[str]:
@@ -193,8 +195,8 @@ class StreamingEngine:
         """Grow every per-symbol table once for all ``names`` (new, distinct)."""
         self.symbols.add(names)
         self.sectors += [""] * len(names)
-        self.rows = np.concatenate([self.rows, np.full((len(names), *self.rows.shape[1:]),
-                                                       np.nan)])
+        self.rows = np.concatenate([self.rows, np.full((*self.rows.shape[:2], len(names)),
+                                                       np.nan)], axis=2)
         self.seen = np.append(self.seen, np.zeros(len(names), dtype=np.int64))
         self._link_sectors()
 
@@ -206,7 +208,9 @@ class StreamingEngine:
             [self.contexts.index.get(slot.upper(), -1) for slot in CONTEXT_SLOTS], dtype=np.int64)
 
     def update_context(self, name: str, timestamp: object, close: float) -> None:
-        """Ingest one bar of a market series (``SPY``, ``QQQ``, ``VIX`` or a sector ETF)."""
+        """Ingest one bar of a market series (``SPY``, ``QQQ``, ``VIX`` or a sector ETF).
+
+        A bar at the series' last timestamp is ignored; an older one is a BarDataError."""
         name = name.upper()
         if name not in self.contexts.index:
             self.contexts.add([name])
@@ -291,13 +295,16 @@ class StreamingEngine:
 
     def _live_step(self, syms: np.ndarray, stamps: np.ndarray,
                    values: np.ndarray) -> tuple[int, int, np.ndarray]:
+        if self._scratch.shape[2] != len(syms):
+            self._scratch = PROGRAM.new_values(1, len(syms))
         return live_step(
             PROGRAM.code, PROGRAM.params, self.symbols.state, self.symbols.ring, PROGRAM.outputs,
-            syms, stamps, values, self.slot_columns, self.sector_column, self.contexts.last,
-            self.context_values, self.max_age_ns, self.rows, self.seen, self.symbols.last)
+            self._scratch, syms, stamps, values, self.slot_columns, self.sector_column,
+            self.contexts.last, self.context_values, self.max_age_ns, self.rows, self.seen,
+            self.symbols.last)
 
     def _last_rows(self, syms: np.ndarray) -> np.ndarray:
-        return self.rows[syms, (self.seen[syms] - 1) % self.window_length]
+        return self.rows[(self.seen[syms] - 1) % self.window_length, :, syms]
 
     def window(self, symbol: str, length: int = DEFAULT_WINDOW) -> np.ndarray:
         """The symbol's last ``length`` feature rows, oldest first: (length, features), or
@@ -310,7 +317,7 @@ class StreamingEngine:
         seen = int(self.seen[column])
         start = seen - min(length, seen)
         order = np.arange(start, seen) % self.window_length
-        return self.rows[column, order].copy()
+        return self.rows[order, :, column]
 
     def snapshot(self, path: str | Path) -> Path:
         """Write the whole engine state to ``path`` (an ``.npz`` file, written atomically)."""

@@ -22,8 +22,8 @@ from features.home import resolve_home
 from features.signal_rule import combine_horizons, positions_from_predictions
 from features.store import BarStore
 from features.universe import load_universe
-from features.windows import WINDOW, model_matrix
-from serving.pipeline import Forecaster, ServingConfig
+from features.windows import WINDOW
+from serving.pipeline import Forecaster, ServingConfig, engine_rows, pick_columns
 from serving.predictor import Prediction
 from serving.registry import ModelRegistry
 
@@ -103,7 +103,7 @@ def warm_ends(frame: pd.DataFrame, forecaster: Forecaster, variant: str) -> np.n
     """Rows whose WINDOW-row window has no warm-up NaN in any column the variant(s) use."""
     models = forecaster.registry.models
     names = sorted({name for v in forecaster.variants(variant) for name in models[v].feature_names})
-    finite = np.isfinite(model_matrix(frame, names)).all(axis=1)
+    finite = np.isfinite(pick_columns(engine_rows(frame), names)).all(axis=1)
     run = np.convolve(finite.astype(int), np.ones(WINDOW, dtype=int))[: len(finite)]
     return np.flatnonzero(run == WINDOW)
 

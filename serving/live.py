@@ -24,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from features.engine import StreamingEngine, feature_names
+from features.engine import StreamingEngine
 from features.errors import UnknownSymbolError
 from features.signal_rule import SignalState
 from features.windows import WINDOW
@@ -72,7 +72,6 @@ class LiveBook:
         self.state_dir = state_dir
         self.forecaster = forecaster
         self.config = forecaster.config
-        self.columns = feature_names()
         self.lock = threading.Lock()
         state_dir.mkdir(parents=True, exist_ok=True)
         self.engine, self.symbols, self.seq = self.restore()
@@ -146,9 +145,9 @@ class LiveBook:
         return state
 
     def forecast(self, symbol: str, timestamp: pd.Timestamp, signal: SignalState) -> ForecastResult:
-        rows = pd.DataFrame(self.engine.window(symbol, WINDOW), columns=self.columns)
         variant = self.config.live_variant
-        prediction, versions, horizons = self.forecaster.predict_frame(rows, variant)
+        rows = self.engine.window(symbol, WINDOW)
+        prediction, versions, horizons = self.forecaster.predict_rows(rows, variant)
         return ForecastResult(
             symbol=symbol, timestamp=timestamp, variant=variant, versions=versions,
             horizons=horizons, prediction=prediction,

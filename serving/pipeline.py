@@ -8,6 +8,7 @@ the forecast into a target position.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,9 +19,16 @@ import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
 from features.bars import validate_bars
-from features.engine import MAX_WARMUP, compute_features
+from features.engine import (
+    FEATURE_SPECS,
+    MAX_WARMUP,
+    StreamingEngine,
+    compute_features,
+    feature_names,
+)
+from features.errors import ArtifactError
 from features.signal_rule import SignalRuleConfig, SignalState, combine_horizons, step
-from features.windows import WINDOW, model_matrix
+from features.windows import WINDOW
 from serving.artifacts import ModelArtifact
 from serving.ensemble import combine, validation_weights
 from serving.errors import InputError
@@ -30,6 +38,7 @@ from serving.registry import ModelRegistry
 ENSEMBLE = "ensemble"  # the variant name that asks for every loaded variant, combined
 MIN_BARS = WINDOW + MAX_WARMUP  # bars a prediction from raw bars needs
 BATCH = 256  # windows per onnxruntime call in batch work
+ENGINE_COLUMNS = feature_names()  # the streaming engine's row layout
 PREDICTION_FIELDS = ("probabilities", "returns", "volatility", "attention")
 
 
@@ -79,21 +88,29 @@ class Forecaster:
         """Predict from the last WINDOW rows of a feature frame (all engine columns)."""
         return self.predict_windows(frame, variant, np.array([len(frame) - 1]), position)
 
+    def predict_rows(
+        self, rows: np.ndarray, variant: str
+    ) -> tuple[Prediction, dict[str, str], tuple[int, ...]]:
+        """Predict from the streaming engine's last WINDOW rows (all features, engine order)."""
+        return self.predict_windows(rows, variant, np.array([len(rows) - 1]))
+
     def predict_windows(
         self,
-        frame: pd.DataFrame,
+        rows: np.ndarray | pd.DataFrame,
         variant: str,
         ends: np.ndarray,
         position: Sequence[float] | None = None,
     ) -> tuple[Prediction, dict[str, str], tuple[int, ...]]:
-        """Predict the windows of ``frame`` that end at the rows ``ends`` (batched)."""
+        """Predict the windows of ``rows`` (engine rows or a feature frame) that end at the rows
+        ``ends`` (batched)."""
+        rows = engine_rows(rows)
         models = self.registry.models  # one consistent set for the whole request
         chosen = self.variants(variant, models)
         position_array = None if position is None else np.asarray([position], dtype=np.float32)
         predictions = {}
         for name in chosen:
             artifact = models[name]
-            windows = feature_windows(frame, artifact.feature_names, ends)
+            windows = feature_windows(rows, artifact.feature_names, ends)
             predictor = OnnxPredictor(artifact)
             parts = [
                 predictor.predict(windows[i : i + BATCH], position_array)
@@ -108,8 +125,8 @@ class Forecaster:
         return combine(predictions, weights), versions, horizons
 
     def warm_up(self) -> None:
-        """One forecast per variant on a synthetic series, so that the feature kernels' JIT
-        compilation and onnxruntime's first-run set-up happen before the first request."""
+        """One batch and one streamed forecast per variant on a synthetic series, so that the
+        kernels' JIT compilation and onnxruntime's first runs happen before the first request."""
         steps = np.random.default_rng(0).normal(0, 0.01, MIN_BARS)
         close = 100 * np.exp(np.cumsum(steps))
         bars = pd.DataFrame({
@@ -117,8 +134,13 @@ class Forecaster:
             "open": close, "high": close * 1.01, "low": close * 0.99, "close": close,
             "volume": np.full(MIN_BARS, 1e6),
         })
+        engine = StreamingEngine()
+        for bar in bars.to_dict("records"):
+            engine.update("WARMUP", bar)
+        window = engine.window("WARMUP", WINDOW)
         for variant in self.registry.models:
             self.forecast_bars("WARMUP", bars, variant=variant)
+            self.predict_rows(window, variant)
 
     def signal(
         self, prediction: Prediction, horizons: Sequence[int], state: SignalState
@@ -157,9 +179,36 @@ class Forecaster:
         )
 
 
-def feature_windows(frame: pd.DataFrame, names: Sequence[str], ends: np.ndarray) -> np.ndarray:
+def engine_rows(rows: np.ndarray | pd.DataFrame) -> np.ndarray:
+    """Feature rows as one float64 array in the engine's column order."""
+    if isinstance(rows, pd.DataFrame):
+        return rows[ENGINE_COLUMNS].to_numpy(dtype=np.float64)
+    return rows
+
+
+@functools.cache
+def column_picker(names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Where a model's ``names`` sit among the engine's columns, and their fill values (NaN:
+    none). `model_matrix`'s rule on plain arrays: it costs one pandas lookup per column, which
+    is most of a live request's time; a test checks that both agree."""
+    unknown = [name for name in names if name not in ENGINE_COLUMNS]
+    if unknown:
+        raise ArtifactError(f"model features the engine does not compute: {', '.join(unknown)}")
+    index = np.array([ENGINE_COLUMNS.index(name) for name in names])
+    fills = [FEATURE_SPECS[name].fill_missing for name in names]
+    return index, np.array([np.nan if f is None else f for f in fills], dtype=np.float32)
+
+
+def pick_columns(rows: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    """(T, F) float32: the model's columns of engine rows, context NaN replaced by its fill."""
+    index, fills = column_picker(tuple(names))
+    matrix = rows[:, index].astype(np.float32)
+    return np.where(np.isnan(matrix) & ~np.isnan(fills), fills, matrix)
+
+
+def feature_windows(rows: np.ndarray, names: Sequence[str], ends: np.ndarray) -> np.ndarray:
     """(len(ends), WINDOW, F) float32 windows of the model's columns, refusing warm-up NaN."""
-    matrix = model_matrix(frame, names)
+    matrix = pick_columns(rows, names)
     if len(matrix) < WINDOW or ends.min() < WINDOW - 1:
         raise InputError("bars", f"a window needs {WINDOW} rows; send at least {MIN_BARS} bars")
     windows = sliding_window_view(matrix, WINDOW, axis=0)[ends - WINDOW + 1].transpose(0, 2, 1)

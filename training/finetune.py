@@ -73,7 +73,7 @@ def finetune(
     tune_config = _finetune_config(config, epochs)
     fold = make_folds(market, tune_config, walk_forward=False)[0]
     data = prepare_fold(market, fold, config.data.selection_threshold, feature_names)
-    current_loss = Trainer(model, data, tune_config, progress=False).evaluate()["val_loss"]
+    current_loss = float(Trainer(model, data, tune_config, progress=False).evaluate()["val_loss"])
 
     new_run = train_run(
         home,
@@ -85,8 +85,8 @@ def finetune(
         run_suffix="-ft",
     )
     tuned_loss = read_summary(new_run)["fit"]["best_val_loss"]
-    accepted = tuned_loss <= current_loss
-    exported = export_checkpoint(new_run, home) if accepted and export else None
+    accepted = bool(tuned_loss <= current_loss)
+    exported = export_checkpoint(new_run, home.exported_dir).folder if accepted and export else None
     outcome = FinetuneOutcome(source, new_run, current_loss, tuned_loss, accepted, exported)
     decision = {
         "source_run": str(source),

@@ -34,6 +34,7 @@ from training.models import POSITION_DIM
 
 STATE_FILE = "trainer_state.pt"
 EVALUATION_CHUNK = 128  # windows per forward pass when no gradient is needed
+FORWARD_SHARE = 0.4  # a forward pass's share of a training step's time (for budget planning)
 
 
 @dataclass
@@ -150,6 +151,7 @@ class Trainer:
             batches, desc=f"epoch {epoch + 1}", unit="step", leave=False, disable=not self.progress
         )
         for step, samples in enumerate(bar):
+            step_started = time.perf_counter()
             self.scheduler.step(epoch + step / len(batches))
             parts = self._loss(samples, weights)
             self.optimizer.zero_grad(set_to_none=True)
@@ -159,6 +161,10 @@ class Trainer:
             totals += [part.item() for part in parts]
             steps += 1
             bar.set_postfix(loss=f"{totals[0] / steps:.4f}")
+            if not self.evaluation_seconds:  # before the first validation: guess its length
+                step_seconds = time.perf_counter() - step_started
+                forward_passes = len(self.validation) / self.optim.batch_size
+                self.evaluation_seconds = FORWARD_SHARE * step_seconds * forward_passes
             if self._out_of_time(started):
                 out_of_time = True
                 break

@@ -131,7 +131,7 @@ def _rescan(op, ring, row, n, at, s):
 
 @njit(cache=True, inline="always", error_model="numpy")
 def _statistic(op, n, m1, m2, m3):
-    if op in (MAX, MIN, SUM):
+    if op == SUM:
         return m1
     mean = m1 / n
     if op == MEAN:
@@ -144,15 +144,13 @@ def _statistic(op, n, m1, m2, m3):
 
 
 @njit(cache=True, error_model="numpy")
-def _window(op, n, v, k, a, b, width, state, ring, slot, row, syms):
-    """Node ``k`` = a rolling statistic of node ``a`` (and ``b`` for COV) over ``n`` steps;
+def _rolling_sums(op, n, v, k, a, b, width, state, ring, slot, row, syms):
+    """Node ``k`` = SUM, MEAN, STD of node ``a`` (or COV of ``a`` and ``b``) over ``n`` steps;
     NaN until ``n`` valid values are seen.
 
     Sums are kept running (O(1) a step) and recomputed exactly from the ring each time it
-    wraps, so rounding never drifts for more than ``n`` steps. MAX/MIN keep the best value and
-    its age, and rescan the ring only when the best leaves the window.
+    wraps, so rounding never drifts for more than ``n`` steps.
     """
-    extreme = op in (MAX, MIN)
     for j in range(syms.shape[0]):
         s = syms[j]
         count, at = state[slot, s], int(state[slot + 1, s])
@@ -164,19 +162,15 @@ def _window(op, n, v, k, a, b, width, state, ring, slot, row, syms):
                 count, at, m1, m2, m3 = 0.0, 0, 0.0, 0.0, 0.0
                 v[k, i] = np.nan
                 continue
-            if extreme:
-                if count == 0.0 or (op == MAX and x >= m1) or (op == MIN and x <= m1):
-                    m1, m2 = x, -1.0  # aged to 0 below
-            elif count >= n:  # the oldest value leaves the window
+            if count >= n:  # the oldest value leaves the window
                 old = ring[row + at, s]
-                old_w = ring[row + n + at, s] if op == COV else old
+                old_y = ring[row + n + at, s] if op == COV else old
                 m1 -= old
-                m2 -= old_w if op == COV else old * old
-                m3 -= old * old_w
-            if not extreme:
-                m1 += x
-                m2 += y if op == COV else x * x
-                m3 += x * y
+                m2 -= old_y if op == COV else old * old
+                m3 -= old * old_y
+            m1 += x
+            m2 += y if op == COV else x * x
+            m3 += x * y
             ring[row + at, s] = x
             if op == COV:
                 ring[row + n + at, s] = y
@@ -184,15 +178,40 @@ def _window(op, n, v, k, a, b, width, state, ring, slot, row, syms):
             count += 1.0
             if at == n:
                 at = 0
-                if not extreme:
-                    m1, m2, m3 = _exact_sums(op, ring, row, n, s)
-            if extreme:
-                m2 += 1.0
-                if m2 >= n:
-                    m1, m2 = _rescan(op, ring, row, n, at, s)
+                m1, m2, m3 = _exact_sums(op, ring, row, n, s)
             v[k, i] = _statistic(op, n, m1, m2, m3) if count >= n else np.nan
         state[slot, s], state[slot + 1, s] = count, at
         state[slot + 2, s], state[slot + 3, s], state[slot + 4, s] = m1, m2, m3
+
+
+@njit(cache=True, error_model="numpy")
+def _rolling_extreme(op, n, v, k, a, width, state, ring, slot, row, syms):
+    """Node ``k`` = MAX or MIN of node ``a`` over ``n`` steps; NaN until ``n`` valid values.
+
+    Keeps the best value and its age, and rescans the ring only when the best leaves it.
+    """
+    for j in range(syms.shape[0]):
+        s = syms[j]
+        count, at = state[slot, s], int(state[slot + 1, s])
+        best, age = state[slot + 2, s], state[slot + 3, s]
+        for i in range(j, v.shape[1], width):
+            x = v[a, i]
+            if x != x:
+                count, at, best, age = 0.0, 0, 0.0, 0.0
+                v[k, i] = np.nan
+                continue
+            if count == 0.0 or (x >= best if op == MAX else x <= best):
+                best, age = x, 0.0
+            else:
+                age += 1.0
+            ring[row + at, s] = x
+            at = at + 1 if at + 1 < n else 0
+            count += 1.0
+            if age >= n:
+                best, age = _rescan(op, ring, row, n, at, s)
+            v[k, i] = best if count >= n else np.nan
+        state[slot, s], state[slot + 1, s] = count, at
+        state[slot + 2, s], state[slot + 3, s] = best, age
 
 
 @njit(cache=True, error_model="numpy")
@@ -262,8 +281,10 @@ def run_program(code, params, state, ring, vals, syms):
             _arithmetic(op, v, k, a, b, c, params[k, 0], params[k, 1])
         elif op == LAG:
             _lag(n, v, k, a, width, state, ring, slot, row, syms)
+        elif op in (MAX, MIN):
+            _rolling_extreme(op, n, v, k, a, width, state, ring, slot, row, syms)
         elif op < EMA:
-            _window(op, n, v, k, a, b, width, state, ring, slot, row, syms)
+            _rolling_sums(op, n, v, k, a, b, width, state, ring, slot, row, syms)
         else:
             _smooth(op, n, v, k, a, width, state, slot, syms)
 
@@ -275,6 +296,9 @@ def calendar(stamps, day_of_week, month):
     Month from a day count: the civil-from-days algorithm of H. Hinnant (proleptic Gregorian).
     """
     for i in range(stamps.shape[0]):
+        if i > 0 and stamps[i] == stamps[i - 1]:  # symbols stepping together share a time
+            day_of_week[i], month[i] = day_of_week[i - 1], month[i - 1]
+            continue
         days = stamps[i] // 86_400_000_000_000
         day_of_week[i] = (days + 3) % 7  # 1970-01-01 was a Thursday
         z = days + 719_468
@@ -287,15 +311,16 @@ def calendar(stamps, day_of_week, month):
 
 
 @njit(cache=True, error_model="numpy")
-def live_step(code, params, state, ring, outputs, syms, stamps, bars, slot_columns,
+def live_step(code, params, state, ring, outputs, vals, syms, stamps, bars, slot_columns,
               sector_column, context_last, context_values, max_age, rows, seen, last):
     """One new bar for each selected symbol, compiled end to end (the streaming hot path).
 
-    Checks every bar first and changes nothing unless all pass; returns ``(problem, j, rows)``:
+    Checks every bar first and changes nothing unless all pass; returns ``(problem, j, result)``:
     problem 0: all stepped, ``rows`` (symbols, outputs) are their new feature rows; 1: bar ``j``
     has NaN/inf, non-positive prices or negative volume; 2: bar ``j`` is older than its symbol's
     last bar; 3: bar ``j`` repeats it (the caller handles repeats).
-    Inputs are laid out as the catalogue's ``INPUTS``: open, high, low, close, volume, day of
+    ``vals`` is scratch room for the program's values, (nodes, 1, symbols), reused between
+    steps. Inputs are laid out as the catalogue's ``INPUTS``: open, high, low, close, volume, day of
     week, month, then per context slot its values and availability. A context bar counts only
     if stamped at or before the bar and at most ``max_age`` older (``features.context``'s rule);
     the last slot is the symbol's sector, found through ``sector_column``.
@@ -311,7 +336,6 @@ def live_step(code, params, state, ring, outputs, syms, stamps, bars, slot_colum
             return 2, j, np.empty((0, 0))
         if stamps[j] == last[s]:
             return 3, j, np.empty((0, 0))
-    vals = np.empty((code.shape[0], 1, width))
     per_slot = context_values.shape[0] + 1
     for j in range(width):
         s = syms[j]
@@ -327,14 +351,15 @@ def live_step(code, params, state, ring, outputs, syms, stamps, bars, slot_colum
             vals[first + per_slot - 1, 0, j] = 1.0 if fresh else 0.0
     calendar(stamps, vals[5, 0], vals[6, 0])
     run_program(code, params, state, ring, vals, syms)
-    result = np.empty((width, outputs.shape[0]))
-    for f in range(outputs.shape[0]):  # read each output's values in memory order
-        column = vals[outputs[f], 0]
-        for j in range(width):
-            result[j, f] = column[j]
+    # rows is (window, outputs, symbols): each output's values are copied along symbols
+    result = np.empty((outputs.shape[0], width))
+    at = np.empty(width, dtype=np.int64)
     for j in range(width):
-        s = syms[j]
-        rows[s, seen[s] % rows.shape[1]] = result[j]
-        seen[s] += 1
-        last[s] = stamps[j]
-    return 0, 0, result
+        at[j] = seen[syms[j]] % rows.shape[0]
+    for f in range(outputs.shape[0]):
+        for j in range(width):
+            result[f, j] = rows[at[j], f, syms[j]] = vals[outputs[f], 0, j]
+    for j in range(width):
+        seen[syms[j]] += 1
+        last[syms[j]] = stamps[j]
+    return 0, 0, result.T

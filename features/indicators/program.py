@@ -3,8 +3,8 @@
 An indicator is written once, as arithmetic on :class:`Expr` values::
 
     change = bars.close - bars.close.lag(1)
-    up, down = change.clip_low(0).wilder(14), (-change).clip_low(0).wilder(14)
-    rsi = ratio(up, up + down, when_zero=0.5) * 100
+    up, down = change.clip_low(0.0).wilder(14), (-change).clip_low(0.0).wilder(14)
+    rsi = ratio(up, up + down, when_zero=50.0, scale=100.0)
 
 Every call adds (or re-uses) a node of a :class:`Graph`; equal sub-expressions are shared, so
 the true range is computed once for ATR, ADX and both DIs. :meth:`Graph.compile` turns the

@@ -135,3 +135,30 @@ def test_calendar_matches_pandas():
     calendar(stamps.to_numpy("datetime64[ns]").astype(np.int64), day_of_week, month)
     np.testing.assert_array_equal(day_of_week, stamps.dayofweek)
     np.testing.assert_array_equal(month, stamps.month)
+
+
+def test_command_line_batch_and_stream_write_the_same(tmp_path):
+    """`tradecast features compute` in both modes, to Parquet and CSV, and `features list`."""
+    from typer.testing import CliRunner
+
+    from tradecast.cli import app
+
+    runner = CliRunner()
+    aapl, spy = SAMPLE_DATA_DIR / "aapl.csv.gz", SAMPLE_DATA_DIR / "spy.csv.gz"
+    short = tmp_path / "aapl.csv"
+    read_bars_csv(aapl).iloc[-300:].to_csv(short, index=False)
+    written = {}
+    for mode, name in (("batch", "batch.parquet"), ("stream", "stream.csv")):
+        result = runner.invoke(app, ["features", "compute", "--bars", str(short), "--out",
+                                     str(tmp_path / name), "--mode", mode, "--context",
+                                     f"SPY={spy}", "--home", str(tmp_path / "home")])
+        assert result.exit_code == 0, result.output
+        written[mode] = (pd.read_parquet(tmp_path / name) if name.endswith("parquet")
+                         else pd.read_csv(tmp_path / name, parse_dates=["timestamp"]))
+    batch, stream = written["batch"], written["stream"]
+    assert list(batch.columns) == ["timestamp", *feature_names()] == list(stream.columns)
+    np.testing.assert_allclose(stream[feature_names()], batch[feature_names()], rtol=1e-9,
+                               equal_nan=True)
+    listing = runner.invoke(app, ["features", "list"])
+    assert listing.exit_code == 0
+    assert all(name in listing.output for name in feature_names())

@@ -9,10 +9,11 @@ import pytest
 from features.engine import compute_features
 from features.home import Home
 from features.signal_rule import SignalState, combine_horizons, step
+from features.store import BarStore
 from features.windows import WINDOW, model_matrix
 from serving.ensemble import combine, validation_weights
 from serving.errors import InputError, UnknownVariantError
-from serving.pipeline import MIN_BARS, Forecaster, ServingConfig
+from serving.pipeline import MIN_BARS, Forecaster, ServingConfig, engine_rows, pick_columns
 from serving.predictor import OnnxPredictor
 from serving.registry import ModelRegistry
 
@@ -74,3 +75,14 @@ def test_signal_uses_the_shared_rule_from_flat(forecaster: Forecaster, aapl) -> 
                                            result.prediction.volatility, result.horizons, rule)
     assert result.signal == step(SignalState(), probs[0], per_bar[0], float(vol[0]), rule)
     assert result.timestamp == pd.Timestamp(aapl["timestamp"].iloc[-1])
+
+
+def test_column_picking_equals_model_matrix(forecaster: Forecaster, sample_home: Home) -> None:
+    """The array fast path the live path uses gives exactly `model_matrix`'s input."""
+    store = BarStore(sample_home.bars_dir)
+    spy = store.read("SPY", "1d")  # starts 2007: earlier rows have context missing (filled)
+    frame = compute_features(store.read("AAPL", "1d").iloc[700:1200], {"SPY": spy})
+    names = forecaster.registry.get("hybrid").feature_names
+    expected = model_matrix(frame, names)
+    np.testing.assert_array_equal(pick_columns(engine_rows(frame), names), expected)
+    assert np.isnan(expected).sum() < expected.size  # a real comparison, not NaN vs NaN

@@ -21,7 +21,8 @@ PROFILE = load_profile("tiny")
 
 @pytest.fixture(scope="module")
 def market(sample_home):
-    return load_market(BarStore(sample_home.bars_dir), PROFILE.data)
+    universe = dataclasses.replace(PROFILE.data, symbols=())  # the whole sample universe
+    return load_market(BarStore(sample_home.bars_dir), universe)
 
 
 @pytest.fixture(scope="module")
