@@ -60,6 +60,11 @@ def scratch_environment(**values: str):
                 os.environ[key] = value
 
 
+def api_key_header() -> dict[str, str]:
+    key = os.environ.get("TRADECAST_API_KEY")
+    return {"x-api-key": key} if key else {}
+
+
 def run(
     home: str | os.PathLike[str] | None,
     out: str | os.PathLike[str] | None = None,
@@ -68,9 +73,9 @@ def run(
 ) -> dict:
     """Time predict and ingest over HTTP and the same model in process; return p50/p95/p99."""
     import httpx
-    from features.engine import compute_features
 
     from benchmarks.load import local_server, predict_request
+    from features.engine import compute_features
     from features.home import resolve_home
     from features.store import BarStore
     from features.windows import WINDOW, model_matrix
@@ -107,9 +112,12 @@ def run(
     }
 
     stream = [bar_json(bar) for bar in bars.itertuples()][: MIN_BARS + WARMUP + n]
-    with tempfile.TemporaryDirectory() as state_dir, scratch_environment(
-        TRADECAST_STATE_DIR=state_dir, TRADECAST_LIVE_VARIANT=variant
-    ), local_server(resolved.root) as server, httpx.Client(base_url=server.url, timeout=60) as client:
+    with (
+        tempfile.TemporaryDirectory() as state_dir,
+        scratch_environment(TRADECAST_STATE_DIR=state_dir, TRADECAST_LIVE_VARIANT=variant),
+        local_server(resolved.root) as server,
+        httpx.Client(base_url=server.url, timeout=60, headers=api_key_header()) as client,
+    ):
         def predict(i: int) -> None:
             client.post("/predict", json=bodies[i % n_windows]).raise_for_status()
 

@@ -44,7 +44,12 @@ def percentiles(seconds: list[float], batch: int) -> dict[str, float]:
 
 
 def time_variant(
-    variant: str, n_features: int, batches, runs: int, threads: int, graph: Path | None = None,
+    variant: str,
+    n_features: int,
+    batches,
+    runs: int,
+    threads: int,
+    graph: Path | None = None,
     warmup: int = WARMUP,
 ) -> list[dict]:
     """Rows (one per engine and batch) for one variant, torch and onnxruntime interleaved.
@@ -117,15 +122,14 @@ def run(
 
     width = n_features or len(default_feature_names())
     graphs = exported_graphs(exported_dir) if exported_dir is not None else {}
+    load_before = os.getloadavg()[0]  # other processes' demand: read next to the numbers
     rows: list[dict] = []
     with torch_threads(threads):
         for variant in tqdm(variants, desc="latency", unit="variant"):
             if variant not in VARIANTS:
                 raise KeyError(f"unknown model variant {variant!r}")
             graph, graph_width = graphs.get(variant, (None, width))
-            rows.extend(
-                time_variant(variant, graph_width, batches, runs, threads, graph, warmup)
-            )
+            rows.extend(time_variant(variant, graph_width, batches, runs, threads, graph, warmup))
     import onnxruntime
 
     result = {
@@ -133,7 +137,7 @@ def run(
         "meta": {
             "threads": threads,
             "cpu_count": os.cpu_count(),
-            "load_average_1m": os.getloadavg()[0],
+            "load_average_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
             "n_features": width,
             "warmup": warmup,
             "torch": torch.__version__,

@@ -218,19 +218,24 @@ def read_locust_failures(path: Path) -> list[dict]:
 
 
 def p99_drift(request_log: Path, window_s: int) -> dict:
-    """p99 over the first and the last ``window_s`` seconds of a run, from the per-request log."""
+    """p99 of the first and the last ``window_s`` seconds of a run, and of every window between.
+
+    Read from the per-request log; the feeds' warm-up requests (no model call) are left out.
+    """
     import numpy as np
 
     times, latencies = [], []
     with open(request_log, newline="") as handle:
         for row in csv.DictReader(handle):
-            times.append(float(row["time"]))
-            latencies.append(float(row["ms"]))
+            if not row["name"].endswith("(warm-up)"):
+                times.append(float(row["time"]))
+                latencies.append(float(row["ms"]))
     times, latencies = np.asarray(times), np.asarray(latencies)
     start, end = times.min(), times.max()
     first = latencies[times <= start + window_s]
     last = latencies[times >= end - window_s]
     first_p99, last_p99 = float(np.percentile(first, 99)), float(np.percentile(last, 99))
+    windows = np.floor((times - start) / window_s)
     return {
         "window_s": window_s,
         "first_p99_ms": round(first_p99, 2),
@@ -239,6 +244,9 @@ def p99_drift(request_log: Path, window_s: int) -> dict:
         "drift_pct": round(100 * (last_p99 - first_p99) / first_p99, 1),
         "first_requests": int(first.size),
         "last_requests": int(last.size),
+        "p99_by_window": [(int(k * window_s), round(float(np.percentile(latencies[windows == k],
+                                                                         99)), 2))
+                          for k in np.unique(windows)],
     }
 
 

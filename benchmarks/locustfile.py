@@ -20,15 +20,24 @@ import csv
 import itertools
 import os
 import random
+import sys
 import time
 import uuid
+from pathlib import Path
 
 import gevent
 import pandas as pd
 from locust import HttpUser, between, events, task
 
-from benchmarks.load import bars_per_prediction, predict_request, read_sample_bars
-from serving.examples import bar_json
+# locust puts this file's folder on sys.path, where benchmarks/features.py and benchmarks/http.py
+# would shadow the features package and the standard library's http: the project root takes
+# that folder's place (and locust removes it again after this import).
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [str(HERE.parent) if Path(entry or ".").resolve() == HERE else entry
+               for entry in sys.path]
+
+from benchmarks.load import bars_per_prediction, predict_request, read_sample_bars  # noqa: E402
+from serving.examples import bar_json  # noqa: E402
 
 BARS = read_sample_bars(os.environ.get("TRADECAST_HOME"))
 WINDOW_BARS = bars_per_prediction()

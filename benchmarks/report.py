@@ -131,9 +131,12 @@ def _target_table(results: dict) -> tuple[list[str], list[list]]:
 def _latency_table(results: dict) -> tuple[list[str], list[list]]:
     headers = ["variant", "engine", "batch", "p50 ms", "p95 ms", "p99 ms", "windows/s", "threads",
                "runs"]
+    latency = results.get("latency", {}).get("rows", [])
+    variants = list(dict.fromkeys(r["variant"] for r in latency))
+    latency = sorted(latency, key=lambda r: (variants.index(r["variant"]), r["batch"],
+                                             r["engine"] != "torch", r["threads"]))
     rows = [[r["variant"], r["engine"], r["batch"], r["p50_ms"], r["p95_ms"], r["p99_ms"],
-             r["windows_per_s"], r["threads"], r.get("runs")]
-            for r in results.get("latency", {}).get("rows", [])]
+             r["windows_per_s"], r["threads"], r.get("runs")] for r in latency]
     return headers, rows
 
 
@@ -153,7 +156,8 @@ def _attention_table(results: dict) -> tuple[list[str], list[list]]:
 
 def _features_table(results: dict) -> tuple[list[str], list[list]]:
     numbers = results.get("features", {})
-    rows = [[name, value] for name, value in numbers.items() if isinstance(value, int | float)]
+    rows = [[name, value] for name, value in numbers.items()
+            if isinstance(value, int | float) and not isinstance(value, bool)]
     return ["measure", "value"], rows
 
 
@@ -182,7 +186,8 @@ def write_markdown(results: dict, path: Path, charts: list[str]) -> Path:
     lines = [
         "# tradecast benchmark report", "",
         f"Run {meta['created_at']} on {meta['machine']} "
-        f"({'quick' if meta['quick'] else 'full'} run, {meta['duration_s']} s).", "",
+        f"({'quick' if meta['quick'] else 'full'} run, {meta['duration_s']} s, load average "
+        f"{meta.get('load_average_1m_at_end', '?')} at the end).", "",
         "Rerun: `tradecast bench all --out DIR` (add `--quick` for the 2-minute smoke run); "
         "load alone: `tradecast bench load --users N --duration S --out DIR`.", "",
     ]
@@ -245,7 +250,7 @@ def write_charts(results: dict, out: Path) -> list[str]:
     written = []
     for name, draw in (("latency.png", _latency_chart), ("throughput.png", _throughput_chart),
                        ("http.png", _http_chart), ("load.png", _load_chart),
-                       ("load_memory.png", _memory_chart)):
+                       ("load_memory.png", _memory_chart), ("soak_p99.png", _drift_chart)):
         if draw(results, out / name):
             written.append(name)
     return written
@@ -301,39 +306,39 @@ def _throughput_chart(results: dict, path: Path) -> bool:
 
 
 def _http_chart(results: dict, path: Path) -> bool:
-    import matplotlib.pyplot as plt
-
     rows = results.get("http", {}).get("rows", [])
     if not rows:
         return False
-    figure, axis = plt.subplots(figsize=(7, 4))
-    width = 0.27
-    for k, stat in enumerate(("p50_ms", "p95_ms", "p99_ms")):
-        axis.bar([i + (k - 1) * width for i in range(len(rows))],
-                 [r[stat] or 0 for r in rows], width, label=stat.split("_")[0])
-    axis.axhline(10.0, color="black", linestyle="--", label="predict p99 target")
-    axis.set_xticks(range(len(rows)), [r["path"] for r in rows])
-    axis.set_ylabel("ms")
-    axis.set_title(f"HTTP path ({results['http'].get('variant', 'hybrid')}) vs bare onnxruntime")
-    axis.legend(fontsize=8)
-    return _save(figure, path)
+    title = f"HTTP path ({results['http'].get('variant', 'hybrid')}) vs bare onnxruntime"
+    return _percentile_chart([r["path"] for r in rows],
+                             [(r["p50_ms"], r["p95_ms"], r["p99_ms"]) for r in rows],
+                             title, path, target=(10.0, "predict p99 target"))
 
 
 def _load_chart(results: dict, path: Path) -> bool:
-    import matplotlib.pyplot as plt
-
     _, rows = _load_table(results)
     if not rows:
         return False
-    figure, axis = plt.subplots(figsize=(9, 4.5))
-    labels = [f"{run}\n{endpoint}" for run, endpoint, *_ in rows]
+    return _percentile_chart([f"{run}\n{endpoint}" for run, endpoint, *_ in rows],
+                             [tuple(row[5:8]) for row in rows],
+                             "Locust load: latency per endpoint", path)
+
+
+def _percentile_chart(labels: list[str], percentiles: list[tuple], title: str, path: Path,
+                      target: tuple[float, str] | None = None) -> bool:
+    """Grouped bars: p50, p95 and p99 in ms for each label."""
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(max(7, 0.9 * len(labels)), 4.5))
     width = 0.27
-    for k, (column, label) in enumerate(((5, "p50"), (6, "p95"), (7, "p99"))):
-        axis.bar([i + (k - 1) * width for i in range(len(rows))],
-                 [row[column] or 0 for row in rows], width, label=label)
-    axis.set_xticks(range(len(rows)), labels, fontsize=7)
+    for k, name in enumerate(("p50", "p95", "p99")):
+        axis.bar([i + (k - 1) * width for i in range(len(labels))],
+                 [values[k] or 0 for values in percentiles], width, label=name)
+    if target is not None:
+        axis.axhline(target[0], color="black", linestyle="--", label=target[1])
+    axis.set_xticks(range(len(labels)), labels, fontsize=7)
     axis.set_ylabel("ms")
-    axis.set_title("Locust load: latency per endpoint")
+    axis.set_title(title)
     axis.legend(fontsize=8)
     return _save(figure, path)
 
@@ -351,6 +356,23 @@ def _memory_chart(results: dict, path: Path) -> bool:
     axis.set_xlabel("seconds into the run")
     axis.set_ylabel("server resident memory, MiB")
     axis.set_title("Server memory under load")
+    axis.legend(fontsize=8)
+    return _save(figure, path)
+
+
+def _drift_chart(results: dict, path: Path) -> bool:
+    import matplotlib.pyplot as plt
+
+    runs = {name: load["drift"] for name, load in results.get("load", {}).items()
+            if load.get("drift")}
+    if not runs:
+        return False
+    figure, axis = plt.subplots(figsize=(7, 4))
+    for name, drift in runs.items():
+        axis.plot(*zip(*drift["p99_by_window"], strict=True), "-o", label=name)
+    axis.set_xlabel("seconds into the run (start of each window)")
+    axis.set_ylabel("p99 ms")
+    axis.set_title("Soak: p99 per window")
     axis.legend(fontsize=8)
     return _save(figure, path)
 

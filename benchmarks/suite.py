@@ -15,7 +15,7 @@ import os
 import platform
 import time
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,17 +26,16 @@ from features.home import resolve_home
 if TYPE_CHECKING:
     from benchmarks.load import LocalServer
 
-PARTS = ("latency", "http", "attention", "features", "load")
+PARTS = ("latency", "features", "http", "attention", "load")  # the server parts come last
 SERVER_PARTS = {"attention", "load"}  # parts that share the suite's server
 
 
 @dataclass(frozen=True)
 class SuiteConfig:
     latency_batches: tuple[int, ...] = (1, 32, 256)  # batch sizes timed per variant and engine
-    latency_runs: int = 200  # timed calls per variant, engine and batch size, after warm-up
-    large_batch: int = 256  # batches this large get fewer calls: full takes seconds per call
-    large_batch_runs: int = 10  # timed calls at a large batch
-    large_batch_warmup: int = 2  # untimed calls at a large batch
+    latency_runs: tuple[int, ...] = (200, 50, 5)  # timed calls per batch size (full: s per call)
+    latency_warmup: tuple[int, ...] = (20, 5, 1)  # untimed calls before them, per batch size
+    latency_threads: int = 2  # torch and onnxruntime threads (the machine's two cores)
     http_variant: str = "hybrid"  # the variant timed through the service
     http_requests: int = 300  # requests per HTTP path
     attention_windows: int = 3  # real sample windows per symbol checked and drawn
@@ -45,13 +44,16 @@ class SuiteConfig:
     quick: bool = False  # parts that have a quick mode (the feature benchmark) use it
 
 
-QUICK = SuiteConfig(latency_batches=(1, 8), latency_runs=20, http_requests=40,
-                    attention_windows=2, load_users=(4,), load_duration_s=8, quick=True)
+# One thread in the smoke run: two threads per engine on a busy 2-core machine wait on each other.
+QUICK = SuiteConfig(latency_batches=(1, 4), latency_runs=(10, 5), latency_warmup=(3, 1),
+                    latency_threads=1, http_requests=30, attention_windows=2, load_users=(4,),
+                    load_duration_s=8, quick=True)
 FULL = SuiteConfig()
 
 
 def run(out: str | os.PathLike[str], home: str | os.PathLike[str] | None = None,
-        quick: bool = False, parts: tuple[str, ...] = PARTS) -> dict:
+        quick: bool = False, parts: tuple[str, ...] = PARTS,
+        latency_threads: int | None = None) -> dict:
     """Run the chosen parts, write ``out``/results.json, report.md and charts; return results."""
     from tqdm import tqdm
 
@@ -62,17 +64,19 @@ def run(out: str | os.PathLike[str], home: str | os.PathLike[str] | None = None,
     out.mkdir(parents=True, exist_ok=True)
     home = resolve_home(home).root
     config = QUICK if quick else FULL
+    if latency_threads is not None:
+        config = replace(config, latency_threads=latency_threads)
     started = time.perf_counter()
     results: dict = {}
     with ExitStack() as stack:
         server = None
-        if SERVER_PARTS & set(parts):
-            from benchmarks.load import local_server
-
-            server = stack.enter_context(local_server(home))
-        progress = tqdm(parts, desc="benchmarks", unit="part")
+        progress = tqdm(sorted(parts, key=PARTS.index), desc="benchmarks", unit="part")
         for part in progress:
             progress.set_postfix_str(part)
+            if part in SERVER_PARTS and server is None:
+                from benchmarks.load import local_server
+
+                server = stack.enter_context(local_server(home))
             results[part] = RUNNERS[part](home, out, config, server)
     results["meta"] = meta(home, quick, config, round(time.perf_counter() - started, 1))
     return write_outputs(results, out)
@@ -94,14 +98,13 @@ def _run_latency(home: Path, out: Path, config: SuiteConfig, server: LocalServer
     from benchmarks import latency
 
     exported_dir = resolve_home(home).exported_dir
-    small = tuple(b for b in config.latency_batches if b < config.large_batch)
-    large = tuple(b for b in config.latency_batches if b >= config.large_batch)
-    result = latency.run(batches=small, runs=config.latency_runs, exported_dir=exported_dir)
-    if large:
-        result["rows"] += latency.run(batches=large, runs=config.large_batch_runs,
-                                      warmup=config.large_batch_warmup,
-                                      exported_dir=exported_dir)["rows"]
-    # Its rows already are the report's: variant, engine, batch, p50/p95/p99, windows/s, threads.
+    result = {"rows": []}
+    for batch, runs, warmup in zip(config.latency_batches, config.latency_runs,
+                                   config.latency_warmup, strict=True):
+        part = latency.run(batches=(batch,), runs=runs, warmup=warmup,
+                           threads=config.latency_threads, exported_dir=exported_dir)
+        # Its rows already are the report's: variant, engine, batch, p50/p95/p99, windows/s...
+        result = {**part, "rows": result["rows"] + part["rows"]}
     return result
 
 
@@ -162,6 +165,8 @@ def meta(home: Path | None, quick: bool, config, duration_s: float) -> dict:
                    f"Python {platform.python_version()}, torch {torch.__version__}, "
                    f"onnxruntime {onnxruntime.__version__}",
         "home": str(home),
+        # Other work on the machine skews every timing: the load average says how much.
+        "load_average_1m_at_end": round(os.getloadavg()[0], 2),
         "quick": quick,
         "config": asdict(config),
         "duration_s": duration_s,

@@ -17,7 +17,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from features.engine import compute_features
-from features.errors import UnknownSymbolError
+from features.errors import BarDataError, UnknownSymbolError
 from features.home import resolve_home
 from features.signal_rule import combine_horizons, positions_from_predictions
 from features.store import BarStore
@@ -52,6 +52,10 @@ def generate_signals(
         context = {**market, **context_bars(store, [sector] if sector else [], slot="SECTOR")}
         bars = store.read(symbol, "1d")
         frames.append(symbol_signals(forecaster, symbol, bars, context, variant, start))
+    frames = [frame for frame in frames if len(frame)]
+    if not frames:
+        since = f" since {start:%Y-%m-%d}" if start else ""
+        raise BarDataError(f"no bar with a full warm window{since} for {', '.join(sectors)}")
     result = pd.concat(frames, ignore_index=True)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,5 @@
-"""Several variants' answers combined into one: weighted averages of what they predict.
+"""Several variants' answers combined into one (the "combined" variant of the API): weighted
+averages of what they predict.
 
 Weights come from each variant's validation metrics in its metadata (its 1-bar balanced
 accuracy's edge over a coin flip; equal weights when a variant has no metrics, e.g. freshly

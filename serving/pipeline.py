@@ -2,7 +2,7 @@
 
 Bars become engine features (`features.engine`), the model's own columns are picked with
 `model_matrix` (variants may use different feature subsets), the last `WINDOW` rows go through
-the variant's predictor (or every variant's, for the ensemble), and the shared signal rule turns
+the variant's predictor (or every variant's, for "combined"), and the shared signal rule turns
 the forecast into a target position.
 """
 
@@ -35,7 +35,9 @@ from serving.errors import InputError
 from serving.predictor import OnnxPredictor, Prediction
 from serving.registry import ModelRegistry
 
-ENSEMBLE = "ensemble"  # the variant name that asks for every loaded variant, combined
+# The name that asks for every loaded variant, combined by serving/ensemble.py. Not "ensemble":
+# that is a model variant of its own (direction, price and risk nets), served like the others.
+COMBINED = "combined"
 MIN_BARS = WINDOW + MAX_WARMUP  # bars a prediction from raw bars needs
 BATCH = 256  # windows per onnxruntime call in batch work
 ENGINE_COLUMNS = feature_names()  # the streaming engine's row layout
@@ -45,11 +47,11 @@ PREDICTION_FIELDS = ("probabilities", "returns", "volatility", "attention")
 @dataclass(frozen=True)
 class ServingConfig:
     intra_op_threads: int = 1  # onnxruntime threads per model run
-    live_variant: str = "hybrid"  # variant (or "ensemble") answering ingest and signals
+    live_variant: str = "hybrid"  # variant (or "combined") answering ingest and signals
     snapshot_every: int = 200  # ingested bars between two snapshots of the live state
     fsync: bool = True  # fsync the ingest journal on every bar (a crash loses nothing)
     state_dir: Path | None = None  # live state folder; None: <home>/data/state/live
-    ensemble_weights: Mapping[str, float] | None = None  # None: from validation metrics
+    combined_weights: Mapping[str, float] | None = None  # None: from validation metrics
     signal_rule: SignalRuleConfig = field(default_factory=SignalRuleConfig)  # shared rule
 
 
@@ -57,7 +59,7 @@ class ServingConfig:
 class ForecastResult:
     symbol: str  # the symbol forecast
     timestamp: pd.Timestamp  # time of the last bar used
-    variant: str  # the variant asked for (or "ensemble")
+    variant: str  # the variant asked for (or "combined")
     versions: dict[str, str]  # version of each variant that answered
     horizons: tuple[int, ...]  # bars ahead, one per forecast row
     prediction: Prediction  # batch of one
@@ -65,7 +67,7 @@ class ForecastResult:
 
 
 class Forecaster:
-    """Feature windows -> predictions with any loaded variant or the ensemble."""
+    """Feature windows -> predictions with any loaded variant or all of them combined."""
 
     def __init__(self, registry: ModelRegistry, config: ServingConfig) -> None:
         self.registry = registry
@@ -74,9 +76,9 @@ class Forecaster:
     def variants(
         self, variant: str, models: Mapping[str, ModelArtifact] | None = None
     ) -> list[str]:
-        """The variants that answer for ``variant``: all loaded ones for the ensemble."""
+        """The variants that answer for ``variant``: all loaded ones for "combined"."""
         models = self.registry.models if models is None else models
-        if variant == ENSEMBLE:
+        if variant == COMBINED:
             return list(models)
         if variant not in models:
             self.registry.get(variant)  # raises the unknown-variant error
@@ -119,9 +121,9 @@ class Forecaster:
             predictions[name] = concatenate(parts)
         versions = {name: models[name].version for name in chosen}
         horizons = tuple(models[chosen[0]].metadata.get("horizons", (1, 4, 24)))
-        if variant != ENSEMBLE:
+        if variant != COMBINED:
             return predictions[chosen[0]], versions, horizons
-        weights = self.config.ensemble_weights or validation_weights(models)
+        weights = self.config.combined_weights or validation_weights(models)
         return combine(predictions, weights), versions, horizons
 
     def warm_up(self) -> None:

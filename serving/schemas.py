@@ -82,7 +82,9 @@ class PredictRequest(Strict):
         default=None, description="Position state for the `full` variant (POSITION_DIM numbers)."
     )
     variant: str = Field(
-        default="hybrid", max_length=32, description="A loaded variant, or 'ensemble'."
+        default="hybrid", max_length=32,
+        description="A loaded variant (full, simplex, hybrid, ensemble) or 'combined': "
+        "every loaded variant, weighted by validation skill.",
     )
     return_attention: bool = Field(default=False, description="Also return attention weights.")
 
@@ -120,7 +122,7 @@ class Signal(BaseModel):
 class Forecast(BaseModel):
     symbol: str = Field(description="The symbol.")
     timestamp: AwareDatetime = Field(description="Time of the last bar the forecast uses.")
-    variant: str = Field(description="Variant that answered, or 'ensemble'.")
+    variant: str = Field(description="Variant that answered, or 'combined'.")
     versions: dict[str, str] = Field(description="Model version of each variant used.")
     forecasts: list[HorizonForecast] = Field(description="One entry per horizon.")
     signal: Signal = Field(
@@ -150,7 +152,7 @@ class ModelInfo(BaseModel):
     variant: str = Field(description="Variant name.")
     version: str = Field(description="Version folder name.")
     feature_names: list[str] = Field(description="Input features, in order.")
-    ensemble_weight: float = Field(description="Weight of this variant in 'ensemble'.")
+    ensemble_weight: float = Field(description="Weight of this variant in 'combined'.")
     metadata: dict = Field(description="metadata.json as exported.")
 
 

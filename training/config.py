@@ -29,7 +29,6 @@ class DataConfig:
     timeframe: str = "1d"  # bar timeframe read from the store
     context: tuple[str, ...] = ("SPY", "QQQ", "VIX")  # market context, used where stored
     selection_threshold: float = 0.8  # correlation filter threshold for feature selection
-    validation_fraction: float = 0.15  # last share of the span held out (single-run mode)
     embargo: int = 24  # bars dropped between training and validation (>= longest horizon)
 
 

@@ -1,10 +1,10 @@
 """PyTorch -> ONNX: one self-contained ``model.onnx`` per variant, proven equal before it is kept.
 
 Export uses the TorchScript exporter (``dynamo=False``): it traces the fixed 60-step window in
-a few seconds, where the dynamo exporter spent one to two minutes per variant on the unrolled
-sLSTM loop, and both give the same graph semantics here. Weights are embedded in the one file
-(the largest variant is ~110 MB, far below protobuf's 2 GB), so the sha256 in the metadata
-covers graph and weights together.
+seconds (about 4 to 25 s per variant on the shared 2-core machine), where issue 5 measured the
+dynamo exporter at 63 to 129 s per variant on the unrolled sLSTM loop. Weights are embedded in
+the one file (the largest variant is ~110 MB, far below protobuf's 2 GB), so the sha256 in the
+metadata covers graph and weights together.
 
 The export is written to a hidden temporary folder, checked against PyTorch with onnxruntime at
 batch 1 and batch 32 from that one file (the batch axis is dynamic), and only then renamed into
@@ -232,6 +232,7 @@ def export_model(
     variant_dir = exported_dir / model.variant
     variant_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=variant_dir, prefix=".staging-"))
+    staging.chmod(0o755)  # mkdtemp makes it private; the published folder is read by serving
     try:
         started = time.perf_counter()
         write_onnx(model, staging / MODEL_FILE, config)

@@ -270,6 +270,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
             "result": result,
             "best_state": best_state,
             "bad_epochs": bad_epochs,
@@ -280,11 +281,15 @@ class Trainer:
         temporary.replace(self.state_path)
 
     def _load_state(self):
-        state = torch.load(self.state_path, map_location=self.device, weights_only=False)
+        # Loaded on the CPU: the random generator states must stay there, and the weights and
+        # optimiser moments are copied onto the model's device by load_state_dict.
+        state = torch.load(self.state_path, map_location="cpu", weights_only=False)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["torch_rng"])
+        if state["cuda_rng"] is not None and self.device.type == "cuda":
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
         return state["result"], state["best_state"], state["bad_epochs"], state["next_epoch"]
 
 

@@ -20,6 +20,9 @@ def plot_loss_curves(history: list[dict], path: Path) -> Path:
         suffix = f" (fold {fold})" if len(folds) > 1 else ""
         losses.plot(epochs, [r["train_loss"] for r in records], label=f"train{suffix}")
         losses.plot(epochs, [r["val_loss"] for r in records], "--", label=f"validation{suffix}")
+        if len(folds) == 1:  # the curriculum raises the training loss as tasks join
+            direction = [r["train_direction"] for r in records]
+            losses.plot(epochs, direction, ":", label="train, direction only")
         accuracy.plot(epochs, [r["val_accuracy_1"] for r in records], label=f"1-bar{suffix}")
     losses.set(title="multi-task loss", xlabel="epoch", ylabel="loss")
     accuracy.axhline(0.5, color="grey", linewidth=0.8)

@@ -120,7 +120,7 @@ def train_run(
     folds = make_folds(market, config, walk_forward)
     log = run_dir / METRICS_LOG
 
-    fold_frames, fold_metrics, last = [], [], None
+    fold_frames, fold_metrics = [], []
     for index, fold in enumerate(folds):
         fold_dir = run_dir / f"fold_{fold.validation_year}"
         if resume and (fold_dir / FOLD_METRICS).exists():
@@ -134,35 +134,50 @@ def train_run(
 
         if progress:
             print(f"{variant}: {fold.describe()}")
-        last = run_fold(
-            market, fold, variant, config, fold_dir, resume, write_epoch, progress, start_from
+        outcome = run_fold(
+            market,
+            fold,
+            variant,
+            config,
+            fold_dir,
+            resume,
+            write_epoch,
+            progress,
+            start_from,
+            walk_forward,
         )
-        last.predictions.to_parquet(fold_dir / FOLD_PREDICTIONS, index=False)
-        fold_metrics.append(_fold_record(last))
+        outcome.predictions.to_parquet(fold_dir / FOLD_PREDICTIONS, index=False)
+        fold_metrics.append(_fold_record(outcome))
         (fold_dir / FOLD_METRICS).write_text(json.dumps(fold_metrics[-1], indent=2) + "\n")
-        fold_frames.append(last.predictions)
+        fold_frames.append(outcome.predictions)
         is_last_fold = index == len(folds) - 1
         if not is_last_fold and not config.walk_forward.keep_fold_checkpoints:
             (fold_dir / STATE_FILE).unlink(missing_ok=True)
         if is_last_fold or config.walk_forward.keep_fold_checkpoints:
-            _save_model(last, variant, config, fold_dir if not is_last_fold else run_dir)
+            _save_model(outcome, variant, config, fold_dir if not is_last_fold else run_dir)
 
     stitch(fold_frames).to_parquet(run_dir / PREDICTIONS_FILE, index=False)
     summary = _summary(run_dir, variant, config, walk_forward, market, folds, fold_metrics)
     summary["seconds"] = round(time.perf_counter() - started, 1)
     (run_dir / SUMMARY).write_text(json.dumps(_finite(summary), indent=2) + "\n")
+    _plot(run_dir, fold_metrics, market.horizons)
+    return run_dir
+
+
+def _plot(run_dir: Path, fold_metrics: list[dict], horizons: tuple[int, ...]) -> None:
+    """Loss curves from the epoch log; with several folds, the fold summary too."""
+    log = run_dir / METRICS_LOG
     history = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     if history:
         plot_loss_curves(history, run_dir / "loss_curves.png")
-    if walk_forward:
+    if len(fold_metrics) > 1:
         by_model = {
             name: [
                 f["metrics"][name] | {"validation_year": f["validation_year"]} for f in fold_metrics
             ]
             for name in fold_metrics[0]["metrics"]
         }
-        plot_fold_summary(by_model, market.horizons, run_dir / "folds.png")
-    return run_dir
+        plot_fold_summary(by_model, horizons, run_dir / "folds.png")
 
 
 def _save_model(outcome: FoldOutcome, variant: str, config: TrainConfig, folder: Path) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from threadpoolctl import threadpool_limits
 from torch import nn
 
 from features.errors import TradecastError
@@ -83,6 +84,7 @@ def run_fold(
     on_epoch=None,
     progress: bool = True,
     start_from: StartingPoint | None = None,
+    walk_forward: bool = True,
 ) -> FoldOutcome:
     """Fit selection, normaliser and a `variant` model on the fold; predict its validation.
 
@@ -93,9 +95,14 @@ def run_fold(
     model = start_from.model if start_from else new_model(variant, data, config)
     trainer = Trainer(model, data, config, fold_dir, on_epoch=on_epoch, progress=progress)
     fit = trainer.fit(resume=resume)
-    validation = data.samples(data.validation)
-    everything = {variant: trainer.predict(data.validation)}
-    everything.update(predict_baselines(data.samples(data.train), validation))
+    # Walk-forward predicts every validation window (the backtest needs whole series); a single
+    # run scores the windows its validation loss used, which `max_val_windows` may thin out.
+    scored = data.validation if walk_forward else trainer.validation
+    validation = data.samples(scored)
+    everything = {variant: trainer.predict(scored)}
+    # Linear algebra threads fight over a small busy CPU just like torch's do.
+    with threadpool_limits(config.optim.threads or None):
+        everything.update(predict_baselines(data.samples(data.train), validation))
     frames = [
         predictions_frame(validation, fold.number, name, predictions, market.horizons)
         for name, predictions in everything.items()

@@ -20,6 +20,7 @@ from benchmarks.attention import check_rows
 from benchmarks.load import p99_drift
 from benchmarks.report import SECTIONS
 from benchmarks.suite import PARTS
+from features.home import Home, resolve_home
 
 ATTENTION_CHECKS = {"torch": {"shape", "non-negative", "sums to 1"},
                     "onnx": {"shape", "non-negative", "sums to 1", "equals torch"},
@@ -27,13 +28,23 @@ ATTENTION_CHECKS = {"torch": {"shape", "non-negative", "sums to 1"},
 
 
 @pytest.fixture(scope="session")
-def quick_run(exported_home, tmp_path_factory) -> tuple[Path, dict]:
+def bench_home(sample_home, exported_home, tmp_path_factory) -> Home:
+    """The sample bars and the four exported variants, both linked (read-only) into one home."""
+    home = resolve_home(tmp_path_factory.mktemp("bench_home"))
+    home.bars_dir.parent.mkdir(parents=True, exist_ok=True)
+    home.bars_dir.symlink_to(sample_home.bars_dir, target_is_directory=True)
+    home.exported_dir.symlink_to(exported_home.exported_dir, target_is_directory=True)
+    return home
+
+
+@pytest.fixture(scope="session")
+def quick_run(bench_home, tmp_path_factory) -> tuple[Path, dict]:
     """One `bench all --quick` through the CLI, as CI runs it."""
     out = tmp_path_factory.mktemp("bench_quick")
     finished = subprocess.run(
         [sys.executable, "-m", "tradecast", "bench", "all", "--quick", "--out", str(out),
-         "--home", str(exported_home.root)],
-        capture_output=True, text=True, timeout=300,
+         "--home", str(bench_home.root)],
+        capture_output=True, text=True, timeout=540,
     )
     assert finished.returncode == 0, finished.stderr[-3000:]
     return out, json.loads((out / "results.json").read_text())
@@ -48,9 +59,9 @@ def test_results_hold_every_part_and_every_target(quick_run):
     assert all(t["met"] in (True, False) for t in results["targets"])
 
 
-def test_latency_covers_every_variant_engine_and_batch(quick_run, exported_home):
+def test_latency_covers_every_variant_engine_and_batch(quick_run, bench_home):
     _, results = quick_run
-    manifest = json.loads((exported_home.exported_dir / "manifest.json").read_text())
+    manifest = json.loads((bench_home.exported_dir / "manifest.json").read_text())
     seen = {(r["variant"], r["engine"], r["batch"]) for r in results["latency"]["rows"]}
     batches = results["meta"]["config"]["latency_batches"]
     expected = {(v, e, b) for v in manifest["variants"] for e in ("torch", "onnxruntime")
@@ -74,9 +85,9 @@ def test_report_has_every_section_and_its_charts(quick_run):
         assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100
 
 
-def test_every_attention_check_ran_and_passed_for_every_variant(quick_run, exported_home):
+def test_every_attention_check_ran_and_passed_for_every_variant(quick_run, bench_home):
     _, results = quick_run
-    manifest = json.loads((exported_home.exported_dir / "manifest.json").read_text())
+    manifest = json.loads((bench_home.exported_dir / "manifest.json").read_text())
     checks = results["attention"]["checks"]
     for variant in manifest["variants"]:
         for path, expected in ATTENTION_CHECKS.items():

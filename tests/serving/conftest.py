@@ -17,7 +17,10 @@ from .helpers import API_KEY, Server, make_home
 
 @pytest.fixture(scope="session")
 def serving_home(tmp_path_factory, exported_home: Home, sample_home: Home) -> Home:
-    return make_home(tmp_path_factory.mktemp("serving_home"), exported_home, sample_home)
+    # `full` (27M parameters) is left out: loading and reloading it dominates the tests' time;
+    # test_predictor covers it, position input included.
+    return make_home(tmp_path_factory.mktemp("serving_home"), exported_home, sample_home,
+                     variants=("hybrid", "simplex", "ensemble"))
 
 
 @pytest.fixture(scope="session")

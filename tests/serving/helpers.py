@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -85,17 +86,16 @@ def free_port() -> int:
 
 def make_home(root: Path, exported_home: Home, sample_home: Home, variants: tuple[str, ...] = ()
               ) -> Home:
-    """A writable home: copies of the exported models (all, or just ``variants``) and bars."""
+    """A writable home with the sample bars and copies of the exported models (all of them, or
+    just ``variants``, the manifest saying so)."""
     home = resolve_home(root)
-    shutil.copytree(exported_home.exported_dir, home.exported_dir)
     shutil.copytree(sample_home.bars_dir, home.bars_dir)
-    if variants:
-        import json
-
-        manifest_path = home.exported_dir / "manifest.json"
-        manifest = json.loads(manifest_path.read_text())
-        manifest["variants"] = {v: manifest["variants"][v] for v in variants}
-        manifest_path.write_text(json.dumps(manifest))
+    manifest = json.loads((exported_home.exported_dir / "manifest.json").read_text())
+    kept = {v: e for v, e in manifest["variants"].items() if not variants or v in variants}
+    for entry in kept.values():
+        folder = entry["path"]
+        shutil.copytree(exported_home.exported_dir / folder, home.exported_dir / folder)
+    (home.exported_dir / "manifest.json").write_text(json.dumps({**manifest, "variants": kept}))
     return home
 
 

@@ -53,16 +53,16 @@ def test_unknown_variant(forecaster: Forecaster, aapl) -> None:
         forecaster.forecast_bars("AAPL", aapl.iloc[:MIN_BARS], variant="nope")
 
 
-def test_ensemble_is_the_weighted_combination(forecaster: Forecaster, aapl) -> None:
+def test_combined_is_the_weighted_combination(forecaster: Forecaster, aapl) -> None:
     bars = aapl.iloc[-MIN_BARS:]
     single = {v: forecaster.forecast_bars("AAPL", bars, variant=v).prediction
               for v in forecaster.registry.models}
     weights = validation_weights(forecaster.registry.models)
     assert sum(weights.values()) == pytest.approx(1.0)
-    ensemble = forecaster.forecast_bars("AAPL", bars, variant="ensemble").prediction
+    combined = forecaster.forecast_bars("AAPL", bars, variant="combined").prediction
     for field in ("probabilities", "returns", "volatility", "attention"):
         expected = sum(weights[v] * getattr(p, field) for v, p in single.items())
-        np.testing.assert_allclose(getattr(ensemble, field), expected, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(getattr(combined, field), expected, rtol=1e-5, atol=1e-7)
     given = combine(single, {v: 1.0 if v == "hybrid" else 0.0 for v in single})
     np.testing.assert_allclose(given.returns, single["hybrid"].returns)
 
@@ -86,3 +86,15 @@ def test_column_picking_equals_model_matrix(forecaster: Forecaster, sample_home:
     expected = model_matrix(frame, names)
     np.testing.assert_array_equal(pick_columns(engine_rows(frame), names), expected)
     assert np.isnan(expected).sum() < expected.size  # a real comparison, not NaN vs NaN
+
+
+def test_full_variant_takes_a_position(forecaster: Forecaster, aapl) -> None:
+    artifact = forecaster.registry.get("full")
+    assert artifact.position_dim > 0
+    bars = aapl.iloc[-MIN_BARS:]
+    flat = forecaster.forecast_bars("AAPL", bars, variant="full").prediction
+    zeros = forecaster.forecast_bars("AAPL", bars, variant="full",
+                                     position=[0.0] * artifact.position_dim).prediction
+    np.testing.assert_allclose(flat.returns, zeros.returns)  # no position means flat
+    with pytest.raises(InputError, match="position"):
+        forecaster.forecast_bars("AAPL", bars, variant="full", position=[0.0])

@@ -11,13 +11,15 @@ from hypothesis import HealthCheck, Phase, given, settings
 
 from .helpers import API_KEY, Server
 
-EXAMPLES = 8  # generated requests per operation (bounded: the suite shares two cores)
+EXAMPLES = 6  # generated requests per operation (bounded: the suite shares two cores)
 
 
 def test_no_server_error_for_any_generated_request(server: Server) -> None:
     schema = schemathesis.openapi.from_url(server.url + "/docs.json")
+    # /reload takes no input and reloads every model (seconds): test_service covers it
     operations = [result.ok() for result in schema.get_all_operations()]
     assert {op.path for op in operations} >= {"/predict", "/ingest", "/signals", "/reload"}
+    operations = [op for op in operations if op.path != "/reload"]
     seen: list[int] = []
     for operation in operations:
 

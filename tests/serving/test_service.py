@@ -41,7 +41,7 @@ def assert_same_forecast(answer: dict, expected: dict) -> None:
         np.testing.assert_allclose(answer["attention"], expected["attention"], rtol=1e-5)
 
 
-@pytest.mark.parametrize("variant", ["hybrid", "simplex", "ensemble"])
+@pytest.mark.parametrize("variant", ["hybrid", "ensemble", "combined"])
 def test_predict_equals_the_offline_pipeline(client, forecaster, body, aapl, variant) -> None:
     response = client.post("/predict", json={**body, "variant": variant, "return_attention": True})
     assert response.status_code == 200, response.text

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from training.config import CurriculumConfig, LossConfig
+from features.errors import ArtifactError
+from training.config import CurriculumConfig, LossConfig, apply_overrides, load_profile
 from training.curriculum import task_weights
 
 LOSS = LossConfig(direction_weight=1.0, returns_weight=2.0, volatility_weight=0.5)
@@ -30,3 +31,18 @@ def test_switched_off_every_task_has_full_weight_from_the_first_epoch() -> None:
     for epoch in (0, 1, 7):
         weights = task_weights(epoch, LOSS, curriculum)
         assert (weights.direction, weights.returns, weights.volatility) == (1.0, 2.0, 0.5)
+
+
+def test_profiles_load_and_fields_are_overridden_by_name() -> None:
+    quick = load_profile("quick")
+    assert quick.optim.time_budget_s > 0 and quick.curriculum.enabled
+    assert load_profile("full").optim.max_epochs == 100
+    assert load_profile("full").optim.batch_size == 64
+    # What `--no-curriculum` and `--set patience=5` do.
+    changed = apply_overrides(quick, {"curriculum.enabled": "false", "patience": "5"})
+    assert not changed.curriculum.enabled and changed.optim.patience == 5
+    assert quick.curriculum.enabled  # configs are frozen values, never changed in place
+    with pytest.raises(ArtifactError, match="no such config field"):
+        apply_overrides(quick, {"pateince": "5"})
+    with pytest.raises(ArtifactError, match="expected"):
+        apply_overrides(quick, {"patience": "soon"})

@@ -92,3 +92,9 @@ def test_report_prints_the_fold_table(run_dir, home) -> None:
     assert result.exit_code == 0, result.output
     for name in ("always_up", "momentum", "linear", "simplex", "2015", "2016", "overall"):
         assert name in result.output
+
+
+def test_resuming_a_finished_run_keeps_every_fold(run_dir, home, market) -> None:
+    before = pd.read_parquet(run_dir / PREDICTIONS_FILE)
+    train_run(home, "simplex", PROFILE, walk_forward=True, run_dir=run_dir, market=market)
+    pd.testing.assert_frame_equal(pd.read_parquet(run_dir / PREDICTIONS_FILE), before)

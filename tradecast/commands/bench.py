@@ -17,14 +17,18 @@ def start_all(
     out: OutOption,
     quick: Annotated[bool, typer.Option("--quick", help="Small sizes: a smoke run.")] = False,
     parts: Annotated[
-        str, typer.Option("--parts", help="Comma-separated: latency,http,attention,features,load.")
-    ] = "latency,http,attention,features,load",
+        str, typer.Option("--parts", help="Comma-separated: latency,features,http,attention,load.")
+    ] = "latency,features,http,attention,load",
+    threads: Annotated[
+        int | None, typer.Option("--threads", help="Latency part: torch and onnxruntime threads.")
+    ] = None,
     home: HomeOption = None,
 ) -> None:
     """Every benchmark, one report: each figure next to its target, met or missed."""
     from benchmarks import suite
 
-    suite.run(out, home, quick=quick, parts=tuple(p.strip() for p in parts.split(",") if p.strip()))
+    chosen = tuple(p.strip() for p in parts.split(",") if p.strip())
+    suite.run(out, home, quick=quick, parts=chosen, latency_threads=threads)
     typer.echo(f"report: {out / 'report.md'}")
 
 

@@ -118,22 +118,26 @@ class Hybrid(TradecastModel):
 
     config_class = HybridConfig
 
-    def __init__(self, config: HybridConfig, n_features: int):
+    def __init__(self, config: HybridConfig, n_features: int, extra_width: int = 0):
         super().__init__(config, n_features)
         self.embed_xlstm = nn.Linear(n_features, config.xlstm.d_model)
         self.xlstm = XLSTM(config.xlstm)
         self.embed_transformer = nn.Linear(n_features, config.transformer.d_model)
         self.transformer = TransformerEncoder(config.transformer)
-        width = config.xlstm.d_model + config.transformer.d_model
+        width = config.xlstm.d_model + config.transformer.d_model + extra_width
         self.fusion = Fusion(width, config.fusion_width)
         self.heads = MultiTaskHeads(config.fusion_width, config.heads)
 
-    def forward(self, features: torch.Tensor, position: torch.Tensor | None = None) -> Outputs:
+    def branches(self, features: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """The two branch summaries at the last bar, and the Transformer's attention (B, T)."""
         x = self.normalise(features)  # (B, T, F)
         recurrent = self.xlstm(self.embed_xlstm(x))[:, -1]  # (B, Dx)
         attended, attention = self.transformer(self.embed_transformer(x))  # (B, T, Dt), (B, T)
-        fused = self.fusion([recurrent, attended[:, -1]])  # (B, fusion_width)
-        return (*self.heads(fused), attention)
+        return [recurrent, attended[:, -1]], attention
+
+    def forward(self, features: torch.Tensor, position: torch.Tensor | None = None) -> Outputs:
+        summaries, attention = self.branches(features)
+        return (*self.heads(self.fusion(summaries)), attention)
 
 
 @dataclass(frozen=True)
@@ -146,35 +150,25 @@ class FullConfig:
 
 
 @register("full")
-class Full(TradecastModel):
+class Full(Hybrid):
     """Hybrid at full width plus the trading state (position) as a third fused branch."""
 
     config_class = FullConfig
     uses_position = True
 
     def __init__(self, config: FullConfig, n_features: int):
-        super().__init__(config, n_features)
-        self.embed_xlstm = nn.Linear(n_features, config.xlstm.d_model)
-        self.xlstm = XLSTM(config.xlstm)
-        self.embed_transformer = nn.Linear(n_features, config.transformer.d_model)
-        self.transformer = TransformerEncoder(config.transformer)
+        super().__init__(config, n_features, extra_width=config.position_width)
         width = config.position_width
         self.position_path = nn.Sequential(
             nn.Linear(POSITION_DIM, width), nn.GELU(), nn.Linear(width, width), nn.GELU()
         )
-        branches = config.xlstm.d_model + config.transformer.d_model + width
-        self.fusion = Fusion(branches, config.fusion_width)
-        self.heads = MultiTaskHeads(config.fusion_width, config.heads)
 
     def forward(self, features: torch.Tensor, position: torch.Tensor | None = None) -> Outputs:
         if position is None:  # flat, no trade history: a Python-level default, never traced
             position = features.new_zeros(features.shape[0], POSITION_DIM)
-        x = self.normalise(features)  # (B, T, F)
-        recurrent = self.xlstm(self.embed_xlstm(x))[:, -1]  # (B, Dx)
-        attended, attention = self.transformer(self.embed_transformer(x))  # (B, T, Dt), (B, T)
+        summaries, attention = self.branches(features)
         state = self.position_path(position)  # (B, position_width)
-        fused = self.fusion([recurrent, attended[:, -1], state])  # (B, fusion_width)
-        return (*self.heads(fused), attention)
+        return (*self.heads(self.fusion([*summaries, state])), attention)
 
 
 @dataclass(frozen=True)
