@@ -1,9 +1,9 @@
 """HTTP load with locust: realistic users against a service started on 127.0.0.1.
 
-``run`` starts ``tradecast serve`` on a free local port (or uses a given local URL), runs
-``benchmarks/locustfile.py`` headless in a subprocess (locust patches the standard library with
-gevent, which must not happen inside this process), and folds locust's CSV output into one dict:
-requests per second, p50 / p95 / p99 and failures per endpoint.
+``run`` starts ``tradecast serve`` on a free 127.0.0.1 port (or reuses the suite's server, also
+local), runs ``benchmarks/locustfile.py`` headless in a subprocess (locust patches the standard
+library with gevent, which must not happen inside this process), and folds locust's CSV output
+into one dict: requests per second, p50 / p95 / p99 and failures per endpoint.
 
 While locust runs, a thread samples the server's resident memory (the BentoML process tree,
 psutil), so a long run shows whether memory grows. The locustfile also logs every request's

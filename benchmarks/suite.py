@@ -33,8 +33,8 @@ SERVER_PARTS = {"attention", "load"}  # parts that share the suite's server
 @dataclass(frozen=True)
 class SuiteConfig:
     latency_batches: tuple[int, ...] = (1, 32, 256)  # batch sizes timed per variant and engine
-    latency_runs: tuple[int, ...] = (200, 50, 5)  # timed calls per batch size (full: s per call)
-    latency_warmup: tuple[int, ...] = (20, 5, 1)  # untimed calls before them, per batch size
+    latency_runs: tuple[int, ...] = (200, 30, 3)  # timed calls per batch size (full: s per call)
+    latency_warmup: tuple[int, ...] = (20, 3, 1)  # untimed calls before them, per batch size
     latency_threads: int = 2  # torch and onnxruntime threads (the machine's two cores)
     http_variant: str = "hybrid"  # the variant timed through the service
     http_requests: int = 300  # requests per HTTP path

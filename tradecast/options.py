@@ -1,12 +1,12 @@
 """Options shared by every sub-command."""
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 HomeOption = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option(
         "--home",
         envvar="TRADECAST_HOME",

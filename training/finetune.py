@@ -4,7 +4,8 @@ The run's model keeps its inputs (feature list) and its normaliser, so a fine-tu
 drop-in replacement. It trains from the run's weights with a lower learning rate, on the newest
 fold of the data now in the store, and is validated on that fold's year. It becomes a new run
 (`<run-id>-ft`) either way; it is exported as a new version only if its validation loss is not
-worse than the current model's on the same fold.
+worse than the current model's on the same fold, and otherwise keeps its record but not its
+weights, so that no later export picks it up.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pandas as pd
 from features.errors import ArtifactError
 from features.home import Home
 from features.store import BarStore
-from training.checkpoint import load_checkpoint
+from training.checkpoint import WEIGHTS_FILE, load_checkpoint
 from training.config import TrainConfig
 from training.dataset import load_market, prepare_fold
 from training.export import export_checkpoint
@@ -87,6 +88,8 @@ def finetune(
     tuned_loss = read_summary(new_run)["fit"]["best_val_loss"]
     accepted = bool(tuned_loss <= current_loss)
     exported = export_checkpoint(new_run, home.exported_dir).folder if accepted and export else None
+    if not accepted:  # keep the record, drop the weights: `tradecast export` must not pick them
+        (new_run / WEIGHTS_FILE).unlink()
     outcome = FinetuneOutcome(source, new_run, current_loss, tuned_loss, accepted, exported)
     decision = {
         "source_run": str(source),

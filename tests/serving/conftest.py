@@ -11,8 +11,9 @@ import pytest
 
 from features.home import Home
 from features.store import BarStore
+from serving.launch import ServerProcess as Server
 
-from .helpers import API_KEY, Server, make_home
+from .helpers import API_KEY, make_home
 
 
 @pytest.fixture(scope="session")

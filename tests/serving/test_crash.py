@@ -7,11 +7,12 @@ import pytest
 
 from features.home import Home
 from serving.examples import bar_json
+from serving.launch import ServerProcess as Server
 from serving.live import LiveBook
 from serving.pipeline import MIN_BARS, Forecaster, ServingConfig
 from serving.registry import ModelRegistry
 
-from .helpers import Server, make_home
+from .helpers import make_home
 
 EXTRA = 12  # bars after the warm-up
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 
-from .helpers import API_KEY, Server
+from serving.launch import ServerProcess as Server
+
+from .helpers import API_KEY
 
 EXAMPLES = 6  # generated requests per operation (bounded: the suite shares two cores)
 

@@ -14,10 +14,11 @@ import pytest
 from features.engine import compute_features
 from features.home import Home
 from serving.examples import bar_json
+from serving.launch import ServerProcess as Server
 from serving.pipeline import MIN_BARS, Forecaster, ServingConfig, forecast_dict
 from serving.registry import ModelRegistry
 
-from .helpers import API_KEY, Server
+from .helpers import API_KEY
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +163,8 @@ def test_probes_and_metrics_stay_on(server: Server) -> None:
     for path in ("/livez", "/readyz"):
         assert httpx.get(server.url + path).status_code == 200
     metrics = httpx.get(server.url + "/metrics")
-    assert metrics.status_code == 200 and "bentoml_service_request" in metrics.text
+    assert metrics.status_code == 200, metrics.text[:300]
+    assert "bentoml_service_request" in metrics.text, metrics.text[:500]
 
 
 def test_reload_swaps_versions_without_a_failed_request(

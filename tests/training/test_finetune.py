@@ -52,6 +52,7 @@ def test_finetuning_continues_on_new_bars_and_exports_only_if_not_worse(grown_ho
         )
     else:
         assert outcome.exported is None and not manifest.exists()
+        assert not (outcome.new_run / "model.safetensors").exists()  # never exported later
 
 
 def test_finetuning_without_new_bars_is_refused(grown_home) -> None:

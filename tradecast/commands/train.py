@@ -79,9 +79,8 @@ def start_finetune(
     home: HomeOption = None,
 ) -> None:
     """Continue a run on bars newer than its data; export it only if it is not worse."""
-    from training.finetune import finetune
-
     from features.home import resolve_home
+    from training.finetune import finetune
 
     outcome = finetune(resolve_home(home), run, epochs=epochs)
     typer.echo(outcome.describe())
