@@ -53,10 +53,12 @@ class FeatureSpec:
     warmup: int  # leading NaN rows on a clean series (context present from the start)
     group: str  # price, trend, momentum, volatility, volume, calendar or context
     fill_missing: float | None  # None: NaN is warm-up; a float: context, models use this value
+    scale_free: bool  # False: price or volume units (SMA, OBV...), not comparable across symbols
 
 
 FEATURE_SPECS: dict[str, FeatureSpec] = {
-    name: FeatureSpec(name, spec.definition, int(warmup), spec.group, spec.fill_missing)
+    name: FeatureSpec(name, spec.definition, int(warmup), spec.group, spec.fill_missing,
+                      spec.scale_free)
     for (name, spec), warmup in zip(INDICATORS.items(), PROGRAM.warmup[PROGRAM.outputs],
                                     strict=True)
 }
@@ -66,6 +68,16 @@ MAX_WARMUP = max(spec.warmup for spec in FEATURE_SPECS.values())
 def feature_names() -> list[str]:
     """Every feature column, in output order."""
     return list(FEATURE_SPECS)
+
+
+def model_candidates() -> list[str]:
+    """The columns a model may be given: the scale-free ones.
+
+    A price-level column (``sma_20`` in dollars, ``obv`` in shares) means something else for a
+    $2 and a $200 stock, and one normaliser fitted across symbols and decades cannot fix that;
+    its scale-free twin (``close_to_sma_20``, ``natr_14``, ``macd_pct``) carries the information.
+    """
+    return [name for name, spec in FEATURE_SPECS.items() if spec.scale_free]
 
 
 def check_bar_values(values: np.ndarray, where: Callable[[int], str]) -> None:

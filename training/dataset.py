@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from features.engine import compute_features, feature_names
+from features.engine import compute_features, feature_names, model_candidates
 from features.errors import TradecastError
 from features.labels import HORIZONS, make_labels
 from features.selection import select_features
@@ -197,7 +197,7 @@ def prepare_fold(
     row_stamps = market.windows.row_timestamps
     fitted_rows = np.asarray(row_stamps <= fold.train_end)  # never past the last training sample
     names = feature_names or select_features(
-        market.frame, market.windows.names, fitted_rows, threshold
+        market.frame, model_candidates(), fitted_rows, threshold
     )
     if not names:
         raise TradecastError(f"fold {fold.number}: feature selection kept no feature")

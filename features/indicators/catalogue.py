@@ -50,15 +50,17 @@ class Indicator:
     definition: str  # one line, printed by `tradecast features list`
     build: Callable[[Bars], Expr]  # the column as an expression over the bar's inputs
     fill_missing: float | None  # None: NaN is warm-up; a float: context, NaN means "missing"
+    scale_free: bool  # False: in the symbol's price or volume units, not comparable across symbols
 
 
 INDICATORS: dict[str, Indicator] = {}
 
 
-def register(name: str, group: str, definition: str, fill_missing: float | None = None):
+def register(name: str, group: str, definition: str, fill_missing: float | None = None,
+             scale_free: bool = True):
     """Add the decorated expression builder to the catalogue as column ``name``."""
     def decorator(build: Callable[[Bars], Expr]) -> Callable[[Bars], Expr]:
-        INDICATORS[name] = Indicator(name, group, definition, build, fill_missing)
+        INDICATORS[name] = Indicator(name, group, definition, build, fill_missing, scale_free)
         return build
     return decorator
 
@@ -128,18 +130,20 @@ register("body", "price", "close / open - 1")(lambda b: ratio(b.close, b.open, 0
 
 # Trend
 for _n in (5, 10, 20, 50):
-    register(f"sma_{_n}", "trend", f"mean close over {_n} bars")(
+    register(f"sma_{_n}", "trend", f"mean close over {_n} bars", scale_free=False)(
         lambda b, n=_n: b.close.mean(n))
 for _n in (10, 20, 50):
-    register(f"ema_{_n}", "trend", f"EMA of close, span {_n}, from the first close (ta)")(
+    register(f"ema_{_n}", "trend", f"EMA of close, span {_n}, from the first close (ta)",
+             scale_free=False)(
         lambda b, n=_n: b.close.ema(n))
 for _kind, _n in (("sma", 20), ("sma", 50), ("ema", 20)):
     register(f"close_to_{_kind}_{_n}", "trend", f"close / {_kind}_{_n} - 1")(
         lambda b, kind=_kind, n=_n: ratio(
             b.close, b.close.mean(n) if kind == "sma" else b.close.ema(n), 1.0) - 1.0)
-register("macd", "trend", "ema_12 - ema_26 of close")(macd_line)
-register("macd_signal", "trend", "EMA (span 9) of macd")(lambda b: macd_line(b).ema(9))
-register("macd_hist", "trend", "macd - macd_signal")(
+register("macd", "trend", "ema_12 - ema_26 of close", scale_free=False)(macd_line)
+register("macd_signal", "trend", "EMA (span 9) of macd", scale_free=False)(
+    lambda b: macd_line(b).ema(9))
+register("macd_hist", "trend", "macd - macd_signal", scale_free=False)(
     lambda b: macd_line(b) - macd_line(b).ema(9))
 register("macd_pct", "trend", "macd / close * 100 (scale-free)")(
     lambda b: ratio(macd_line(b), b.close, 0.0, 100.0))
@@ -174,13 +178,16 @@ register("willr_14", "momentum", "Williams %R: -100 * (high_14 - close) / (high_
     lambda b: ratio(b.high.max(14) - b.close, b.high.max(14) - b.low.min(14), -50.0, -100.0))
 
 # Volatility
-register("atr_14", "volatility", "Wilder mean of the true range, 14 bars")(
+register("atr_14", "volatility", "Wilder mean of the true range, 14 bars",
+         scale_free=False)(
     lambda b: true_range(b).wilder(14))
 register("natr_14", "volatility", "100 * atr_14 / close (scale-free)")(
     lambda b: ratio(true_range(b).wilder(14), b.close, 0.0, 100.0))
-register("bb_upper_20", "volatility", "sma_20 + 2 population deviations of close")(
+register("bb_upper_20", "volatility", "sma_20 + 2 population deviations of close",
+         scale_free=False)(
     lambda b: bollinger(b, 20, 1.0))
-register("bb_lower_20", "volatility", "sma_20 - 2 population deviations of close")(
+register("bb_lower_20", "volatility", "sma_20 - 2 population deviations of close",
+         scale_free=False)(
     lambda b: bollinger(b, 20, -1.0))
 register("bb_width_20", "volatility", "(bb_upper_20 - bb_lower_20) / sma_20")(
     lambda b: ratio(bollinger(b, 20, 1.0) - bollinger(b, 20, -1.0), b.close.mean(20), 0.0))
@@ -192,9 +199,11 @@ for _n in (5, 20):
         lambda b, n=_n: log_return(b).std(n))
 
 # Volume (no volume: VWAP falls back to the mean typical price, ratios to neutral values)
-register("obv", "volume", "running sum of volume signed by the close's direction (TA-Lib)")(
+register("obv", "volume", "running sum of volume signed by the close's direction (TA-Lib)",
+         scale_free=False)(
     lambda b: (b.volume * (b.close - previous_close(b)).sign(1.0)).cumsum())
-register("vwap", "volume", "volume-weighted typical price over 14 bars (ta)")(
+register("vwap", "volume", "volume-weighted typical price over 14 bars (ta)",
+         scale_free=False)(
     lambda b: vwap(b, 14))
 register("close_to_vwap", "volume", "close / vwap - 1")(
     lambda b: ratio(b.close, vwap(b, 14), 1.0) - 1.0)

@@ -1,4 +1,4 @@
-"""`tradecast bench` sub-commands (to be filled in by the issue that owns them)."""
+"""`tradecast bench`: each benchmark is a thin command over a `benchmarks/` module."""
 
 from pathlib import Path
 from typing import Annotated
@@ -7,7 +7,10 @@ import typer
 
 from tradecast.options import HomeOption
 
-app = typer.Typer(help="bench", no_args_is_help=True)
+app = typer.Typer(
+    help="Benchmarks that print numbers and write reports (latency, HTTP, load, features).",
+    no_args_is_help=True,
+)
 
 OutOption = Annotated[Path, typer.Option("--out", help="Folder for report.md, results.json, PNGs.")]
 

@@ -7,7 +7,10 @@ import typer
 
 from tradecast.options import HomeOption
 
-app = typer.Typer(help="features", no_args_is_help=True)
+app = typer.Typer(
+    help="The feature catalogue: list it, compute it, check it for look-ahead.",
+    no_args_is_help=True,
+)
 
 
 @app.command("list")
