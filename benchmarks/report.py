@@ -60,32 +60,43 @@ def latency_of(results: dict, variant: str, engine: str, batch: int, stat: str) 
 
 
 def target_rows(results: dict) -> list[TargetRow]:
-    """Every target the issues set, with this run's measurement."""
+    """Every target the issues set for the parts that ran, with this run's measurement."""
+    return [row for part, targets in TARGETS.items() if part in results
+            for row in targets(results)]
+
+
+def _latency_targets(results: dict) -> list[TargetRow]:
     rows = []
     for variant, limit in ORT_P99_TARGETS_MS.items():
         ort_p99 = latency_of(results, variant, "onnxruntime", 1, "p99_ms")
         torch_p99 = latency_of(results, variant, "torch", 1, "p99_ms")
-        rows.append(TargetRow(f"{variant}: onnxruntime p99, batch 1", ort_p99, limit, "ms",
-                              "issue 5"))
         speedup = round(torch_p99 / ort_p99, 2) if ort_p99 and torch_p99 else None
-        rows.append(TargetRow(f"{variant}: torch eager p99 / onnxruntime p99, batch 1",
-                              speedup, 1.0, "x", "issue 5", higher_is_better=True))
-        rows.append(TargetRow(f"{variant}: inference p99, batch 1 (20-30 ms target)", ort_p99,
-                              INFERENCE_TARGET_MS, "ms", "inference target"))
-    http = results.get("http", {})
-    http_p99 = {row["path"]: row["p99_ms"] for row in http.get("rows", [])}
+        rows += [
+            TargetRow(f"{variant}: onnxruntime p99, batch 1", ort_p99, limit, "ms", "issue 5"),
+            TargetRow(f"{variant}: torch eager p99 / onnxruntime p99, batch 1", speedup, 1.0,
+                      "x", "issue 5", higher_is_better=True),
+            TargetRow(f"{variant}: inference p99, batch 1 (20-30 ms target)", ort_p99,
+                      INFERENCE_TARGET_MS, "ms", "inference target"),
+        ]
+    return rows
+
+
+def _http_targets(results: dict) -> list[TargetRow]:
+    http = results["http"]
+    p99 = {row["path"]: row["p99_ms"] for row in http.get("rows", [])}
     variant = http.get("variant", "hybrid")
-    rows += [
-        TargetRow(f"{variant}: predict over HTTP, p99", http_p99.get("predict"), 10.0, "ms",
-                  "issue 7"),
-        TargetRow(f"{variant}: ingest over HTTP, p99", http_p99.get("ingest"), 12.0, "ms",
-                  "issue 7"),
+    return [
+        TargetRow(f"{variant}: predict over HTTP, p99", p99.get("predict"), 10.0, "ms", "issue 7"),
+        TargetRow(f"{variant}: ingest over HTTP, p99", p99.get("ingest"), 12.0, "ms", "issue 7"),
         TargetRow("HTTP framework overhead (predict p50 - in-process pipeline p50)",
                   http.get("overhead_ms"), 2.0, "ms", "issue 7"),
     ]
-    features = results.get("features", {})
+
+
+def _features_targets(results: dict) -> list[TargetRow]:
+    features = results["features"]
     ours, talib = features.get("batch_ms_20y_ours"), features.get("batch_ms_20y_talib")
-    rows += [
+    return [
         TargetRow("features: streaming update per symbol, 500 symbols",
                   features.get("stream_us_per_symbol_500_symbols"), 1.0, "us", "issue 4"),
         TargetRow("features: streaming update per bar, 1 symbol",
@@ -96,16 +107,25 @@ def target_rows(results: dict) -> list[TargetRow]:
         TargetRow("features: batch build time / TA-Lib's",
                   round(ours / talib, 2) if ours and talib else None, 3.0, "x", "issue 4"),
     ]
-    checks = results.get("attention", {}).get("checks", [])
-    if checks:
-        failed = sum(not check["passed"] for check in checks)
-        rows.append(TargetRow(f"attention checks failed (of {len(checks)})", failed, 0, "",
-                              "issue 9"))
-    for name, load in results.get("load", {}).items():
+
+
+def _attention_targets(results: dict) -> list[TargetRow]:
+    checks = results["attention"].get("checks", [])
+    failed = sum(not check["passed"] for check in checks) if checks else None
+    return [TargetRow(f"attention checks failed (of {len(checks)})", failed, 0, "", "issue 9")]
+
+
+def _load_targets(results: dict) -> list[TargetRow]:
+    rows = []
+    for name, load in results["load"].items():
         total = load["endpoints"].get("Aggregated", {})
         rows.append(TargetRow(f"locust {name}: failed requests (of {total.get('requests', 0)})",
                               total.get("failures"), 0, "", "issue 9"))
     return rows
+
+
+TARGETS = {"latency": _latency_targets, "http": _http_targets, "features": _features_targets,
+           "attention": _attention_targets, "load": _load_targets}
 
 
 def markdown_table(headers: list[str], rows: list[list]) -> str:
@@ -290,12 +310,13 @@ def _throughput_chart(results: dict, path: Path) -> bool:
     if not rows:
         return False
     figure, axis = plt.subplots(figsize=(8, 4.5))
-    for variant in dict.fromkeys(r["variant"] for r in rows):
+    for index, variant in enumerate(dict.fromkeys(r["variant"] for r in rows)):
         for engine, style in (("onnxruntime", "-o"), ("torch", "--x")):
             points = sorted((r["batch"], r["windows_per_s"]) for r in rows
                             if r["variant"] == variant and r["engine"] == engine)
             if points:
-                axis.plot(*zip(*points, strict=True), style, label=f"{variant} {engine}")
+                axis.plot(*zip(*points, strict=True), style, color=f"C{index}",
+                          label=f"{variant} {engine}")
     axis.set_xscale("log", base=2)
     axis.set_yscale("log")
     axis.set_xlabel("batch size")

@@ -9,6 +9,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from features.engine import FEATURE_SPECS, model_candidates
 from features.labels import make_labels
 from features.selection import select_features
 from features.store import BarStore
@@ -90,3 +91,11 @@ def test_fold_scales_the_regression_targets_by_their_training_spread(market, fol
     expected = np.nanstd(market.labels("ret")[rows].astype(np.float64), axis=0)
     np.testing.assert_allclose(data.return_scale, expected, rtol=1e-5)
     assert 0.005 < data.return_scale[0] < 0.05  # a daily stock return's spread
+
+
+def test_models_are_never_given_price_level_columns(market, fold) -> None:
+    selected = prepare_fold(market, fold, threshold=0.99).feature_names
+    levels = {name for name, spec in FEATURE_SPECS.items() if not spec.scale_free}
+    assert {"sma_20", "ema_20", "obv", "vwap", "bb_upper_20", "atr_14"} <= levels
+    assert not levels & set(selected)
+    assert set(selected) <= set(model_candidates())

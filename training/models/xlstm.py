@@ -80,25 +80,36 @@ class SLSTMCell(nn.Module):
             self.input_gates.bias.view(heads, 4, self.head_dim)[:, 1].uniform_(3.0, 6.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The paper's h_t = o_t * c_t / n_t, tracked as the ratio itself and log n_t.
+
+        Only c / n reaches the output, and c / n is the gate-weighted mean of tanh(z). Carrying
+        that mean and log n instead of (c, n, m) is the same recurrence rescaled by n rather than
+        by exp(m): every quantity stays O(1) or logarithmic, as the stabiliser intends, and each
+        step is fewer (unrolled) graph nodes, which is what batch-1 inference pays for.
+        """
         batch, steps, width = x.shape  # (B, T, D)
-        gates_x = self.input_gates(x)  # (B, T, 4D): every step's input projection in one matmul
-        gates_x = gates_x.reshape(batch, steps, self.n_heads, 1, 4 * self.head_dim)
-        h = torch.zeros_like(gates_x[:, 0, :, :, : self.head_dim])  # (B, NH, 1, dh)
-        c, n, m = h, h, h
-        outputs = []
-        for t in range(steps):  # fixed window: unrolled at export, no data-dependent branch
-            pre = gates_x[:, t] + h @ self.recurrent_gates  # (B, NH, 1, 4dh)
-            i, f, z, o = pre.split(self.head_dim, dim=-1)  # (B, NH, 1, dh) each
-            log_f = F.logsigmoid(f)
-            m_next = torch.maximum(log_f + m, i)  # stabiliser: the largest log-gate so far
-            i_gate = torch.exp(i - m_next)
-            f_gate = torch.exp(log_f + m - m_next)
-            c = f_gate * c + i_gate * torch.tanh(z)
-            n = f_gate * n + i_gate  # normaliser: c / n is the gate-weighted mean of z
-            h = torch.sigmoid(o) * (c / n)
-            m = m_next
+        # Every step's input projection in one matmul, the Linear's weight read head by head so
+        # that the result is already (B, NH, T, 4dh) and slicing out the steps needs no transpose.
+        weight = self.input_gates.weight.reshape(self.n_heads, 4 * self.head_dim, width)
+        bias = self.input_gates.bias.reshape(self.n_heads, 1, 4 * self.head_dim)
+        gates_x = x.unsqueeze(1) @ weight.transpose(1, 2) + bias  # (B, NH, T, 4dh)
+        step_gates = gates_x.split(1, dim=2)  # T tensors (B, NH, 1, 4dh): one Split at export
+        # Step 0 starts from h = c = n = 0: the mean is tanh(z) itself and n = exp(i).
+        i, _, z, o = step_gates[0].split(self.head_dim, dim=-1)  # (B, NH, 1, dh) each
+        mean, log_n = torch.tanh(z), i
+        h = torch.sigmoid(o) * mean
+        outputs = [h]
+        for gates in step_gates[1:]:  # fixed window: unrolled at export, no data-dependent branch
+            i, f, z, o = (gates + h @ self.recurrent_gates).split(self.head_dim, dim=-1)
+            # log(f n_{t-1} / exp(i)): the weight of the past against the new input, in log space
+            past_vs_new = log_n + F.logsigmoid(f) - i
+            log_n = i + F.softplus(past_vs_new)  # log(exp(i) + f n_{t-1}) = log n_t
+            candidate = torch.tanh(z)
+            mean = candidate + torch.sigmoid(past_vs_new) * (mean - candidate)
+            h = torch.sigmoid(o) * mean
             outputs.append(h)
-        return torch.stack(outputs, dim=1).reshape(batch, steps, width)  # (B, T, D)
+        hidden = torch.cat(outputs, dim=2)  # (B, NH, T, dh)
+        return hidden.transpose(1, 2).reshape(batch, steps, width)  # (B, T, D)
 
 
 class SLSTMBlock(nn.Module):
