@@ -1,4 +1,4 @@
-"""Starting the service: `tradecast serve` becomes `bentoml serve`; `ServerProcess` runs it aside."""
+"""Starting the service: `tradecast serve` execs `bentoml serve`; `ServerProcess` runs it aside."""
 
 from __future__ import annotations
 
