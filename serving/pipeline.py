@@ -18,11 +18,12 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
-from features.bars import validate_bars
 from features.engine import (
+    BAR_VALUES,
     FEATURE_SPECS,
     MAX_WARMUP,
     StreamingEngine,
+    check_bar_values,
     compute_features,
     feature_names,
 )
@@ -231,14 +232,21 @@ def concatenate(parts: Sequence[Prediction]) -> Prediction:
 
 
 def bars_frame(bars: Sequence[Mapping], field_name: str = "bars") -> pd.DataFrame:
-    """Request bars (dicts with timestamp, open, high, low, close, volume) as a bar frame."""
-    frame = pd.DataFrame(list(bars))
-    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
-    steps = frame["timestamp"].diff().iloc[1:]
-    if (steps <= pd.Timedelta(0)).any():  # refused, not silently re-sorted: the client is wrong
-        row = int(np.argmax((steps <= pd.Timedelta(0)).to_numpy())) + 1
+    """Request bars (dicts with timestamp, open, high, low, close, volume) as a bar frame.
+
+    Built column by column and checked with numpy: `features.bars.validate_bars` does the same
+    checks through pandas and cost most of a predict request (15 of 35 ms, measured here).
+    """
+    stamps = pd.to_datetime([bar["timestamp"] for bar in bars], utc=True).as_unit("ns")
+    steps = np.diff(stamps.asi8)
+    if (steps <= 0).any():  # refused, not silently re-sorted: the client is wrong
+        row = int(np.argmax(steps <= 0)) + 1
         raise InputError(f"{field_name}[{row}].timestamp", "not after the previous bar's")
-    return validate_bars(frame, origin=field_name)
+    values = np.array([[bar[name] for name in BAR_VALUES] for bar in bars], dtype=np.float64)
+    check_bar_values(values, lambda row: f"{field_name}[{row}]")
+    frame = pd.DataFrame(values, columns=list(BAR_VALUES))
+    frame.insert(0, "timestamp", stamps)
+    return frame
 
 
 def context_frames(context: Mapping[str, Sequence] | None) -> dict[str, pd.DataFrame] | None:

@@ -80,9 +80,13 @@ def run_demo(home: Home, port: int, profile: str, keep_serving: bool,
         prediction = answer.json()
         say("example request (the last 120 AAPL bars of the sample):")
         say(f"  {curl_example(home, url)}")
-        say("its answer (abridged):")
-        say("  " + json.dumps({k: prediction[k] for k in ("symbol", "variant", "signal")
-                                if k in prediction}))
+        say(f"its answer for {prediction['symbol']} after {prediction['timestamp']}"
+            f" ({prediction['variant']} {prediction['versions']}):")
+        for forecast in prediction["forecasts"]:
+            say("  {horizon:>2} bars: p(down/flat/up) {p_down:.2f}/{p_flat:.2f}/{p_up:.2f},"
+                " expected return {expected_return:+.4f}, volatility {volatility:.4f}"
+                .format(**forecast))
+        say(f"  signal: {json.dumps(prediction['signal'])}")
         say(f"API docs: {url}/   logs: {server.log}")
         if keep_serving:
             say("serving; press Ctrl-C to stop")

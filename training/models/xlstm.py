@@ -88,12 +88,9 @@ class SLSTMCell(nn.Module):
         step is fewer (unrolled) graph nodes, which is what batch-1 inference pays for.
         """
         batch, steps, width = x.shape  # (B, T, D)
-        # Every step's input projection in one matmul, the Linear's weight read head by head so
-        # that the result is already (B, NH, T, 4dh) and slicing out the steps needs no transpose.
-        weight = self.input_gates.weight.reshape(self.n_heads, 4 * self.head_dim, width)
-        bias = self.input_gates.bias.reshape(self.n_heads, 1, 4 * self.head_dim)
-        gates_x = x.unsqueeze(1) @ weight.transpose(1, 2) + bias  # (B, NH, T, 4dh)
-        step_gates = gates_x.split(1, dim=2)  # T tensors (B, NH, 1, 4dh): one Split at export
+        gates_x = self.input_gates(x)  # (B, T, 4D): every step's input projection in one matmul
+        gates_x = gates_x.reshape(batch, steps, self.n_heads, 1, 4 * self.head_dim)
+        step_gates = gates_x.unbind(1)  # T tensors (B, NH, 1, 4dh)
         # Step 0 starts from h = c = n = 0: the mean is tanh(z) itself and n = exp(i).
         i, _, z, o = step_gates[0].split(self.head_dim, dim=-1)  # (B, NH, 1, dh) each
         mean, log_n = torch.tanh(z), i
@@ -162,25 +159,41 @@ class MLSTMBlock(nn.Module):
         with torch.no_grad():  # forget gates start open, input gates start neutral
             self.gates.bias[: config.n_heads].zero_()
             self.gates.bias[config.n_heads :].uniform_(3.0, 6.0)
-        window = config.window
-        self.register_buffer(
-            "causal", torch.ones(window, window, dtype=torch.bool).tril(), persistent=False
-        )
+        # Added to the log decay: 0 where step s <= t may be read at step t, -inf (exp -> 0) above
+        # the diagonal. One Add at inference, cheaper than a boolean select.
+        future = torch.full((config.window, config.window), float("-inf")).triu(1)
+        self.register_buffer("causal_mask", future, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, steps, _ = x.shape  # (B, T, D)
         x_up, z = self.up(self.norm(x)).split(self.inner, dim=-1)  # (B, T, I) each
-        pad = self.conv.kernel_size[0] - 1  # left padding only: step t sees steps <= t
-        x_conv = self.conv(F.pad(x_up.transpose(1, 2), (pad, 0))).transpose(1, 2)
-        x_conv = F.silu(x_conv)  # (B, T, I)
+        x_conv = F.silu(self.causal_conv(x_up))  # (B, T, I)
         heads_conv, heads_up = self.split_heads(x_conv), self.split_heads(x_up)  # (B, NH, T, dh)
-        q, k, v = self.query(heads_conv), self.key(heads_conv), self.value(heads_up)
+        # Query and key read the same input: one matmul over both weights (folded at export).
+        query_key = torch.cat([self.query.weight, self.key.weight], dim=-1)  # (NH, dh, 2dh)
+        q, k = (heads_conv @ query_key).split(self.head_dim, dim=-1)
+        v = self.value(heads_up)
         gates = self.gates(torch.cat([x_conv, x_up], dim=-1)).transpose(1, 2)  # (B, 2NH, T)
         i_pre, f_pre = gates.split(self.n_heads, dim=1)  # (B, NH, T) each
         h = self.memory(q, k, v, i_pre, f_pre)
         h = h.transpose(1, 2).reshape(batch, steps, -1)  # (B, T, I)
         h = self.head_norm(h) + self.skip * x_conv
         return x + self.down(h * F.silu(z))
+
+    def causal_conv(self, x: torch.Tensor) -> torch.Tensor:
+        """The depthwise convolution as a sum of shifted copies, step t seeing steps <= t.
+
+        Same weights and result as ``self.conv`` on left-padded input, but it stays in the
+        (B, T, I) layout: no transposes, and a few wide elementwise ops instead of a depthwise
+        Conv kernel, which onnxruntime runs slowly on the CPU.
+        """
+        steps, kernel = x.shape[1], self.conv.kernel_size[0]
+        padded = F.pad(x, (0, 0, kernel - 1, 0))  # (B, T + K - 1, I)
+        taps = self.conv.weight[:, 0].t()  # (K, I): tap k multiplies the input k - K + 1 steps back
+        out = self.conv.bias + padded[:, :steps] * taps[0]
+        for k in range(1, kernel):
+            out = out + padded[:, k : k + steps] * taps[k]
+        return out
 
     def split_heads(self, x: torch.Tensor) -> torch.Tensor:
         batch, steps, _ = x.shape
@@ -190,8 +203,8 @@ class MLSTMBlock(nn.Module):
         """h_t = C_t q_t / max(|n_t q_t|, 1) for all t at once, stabilised in log space."""
         log_f_sum = torch.cumsum(F.logsigmoid(f_pre), dim=-1)  # (B, NH, T)
         # log D[t, s] = sum_{r=s+1..t} log f_r + i_s: how much of step s is left at step t
-        log_decay = log_f_sum.unsqueeze(-1) - log_f_sum.unsqueeze(-2) + i_pre.unsqueeze(-2)
-        log_decay = torch.where(self.causal, log_decay, float("-inf"))  # (B, NH, T, T)
+        kept_since = i_pre - log_f_sum  # (B, NH, T): the per-s part, before the T x T broadcast
+        log_decay = log_f_sum.unsqueeze(-1) + kept_since.unsqueeze(-2) + self.causal_mask
         m = log_decay.amax(dim=-1, keepdim=True)  # (B, NH, T, 1) stabiliser per step
         scores = (q @ k.transpose(-1, -2)) / math.sqrt(self.head_dim) * torch.exp(log_decay - m)
         normaliser = torch.maximum(scores.sum(dim=-1, keepdim=True).abs(), torch.exp(-m))
