@@ -42,6 +42,7 @@ COMBINED = "combined"
 MIN_BARS = WINDOW + MAX_WARMUP  # bars a prediction from raw bars needs
 BATCH = 256  # windows per onnxruntime call in batch work
 ENGINE_COLUMNS = feature_names()  # the streaming engine's row layout
+ENGINE_INDEX = pd.Index(ENGINE_COLUMNS)
 PREDICTION_FIELDS = ("probabilities", "returns", "volatility", "attention")
 
 
@@ -184,9 +185,11 @@ class Forecaster:
 
 def engine_rows(rows: np.ndarray | pd.DataFrame) -> np.ndarray:
     """Feature rows as one float64 array in the engine's column order."""
-    if isinstance(rows, pd.DataFrame):
-        return rows[ENGINE_COLUMNS].to_numpy(dtype=np.float64)
-    return rows
+    if not isinstance(rows, pd.DataFrame):
+        return rows
+    if rows.columns[1:].equals(ENGINE_INDEX):  # compute_features' layout: a slice, no lookups
+        return rows.iloc[:, 1:].to_numpy(dtype=np.float64)
+    return rows[ENGINE_COLUMNS].to_numpy(dtype=np.float64)
 
 
 @functools.cache

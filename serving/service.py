@@ -9,6 +9,8 @@ pool cost more than it saved (measured here); `reload` takes seconds, so it runs
 
 from __future__ import annotations
 
+import os
+
 import bentoml
 
 from features.home import resolve_home
@@ -44,7 +46,16 @@ def ingest_response(result: IngestResult, return_attention: bool) -> IngestRespo
     )
 
 
-@bentoml.service(name="tradecast", workers=1, traffic={"timeout": 60})
+# BentoML's access log line costs about 2.7 ms per request (measured here: most of the
+# framework's overhead); request counts and latencies stay on /metrics. TRADECAST_ACCESS_LOG=1
+# turns it back on.
+ACCESS_LOG = os.environ.get("TRADECAST_ACCESS_LOG", "0") == "1"
+
+
+@bentoml.service(
+    name="tradecast", workers=1, traffic={"timeout": 60},
+    logging={"access": {"enabled": ACCESS_LOG}},
+)
 class TradecastService:
     def __init__(self) -> None:
         home = resolve_home(None)
@@ -60,7 +71,7 @@ class TradecastService:
         """Forecast and signal (from flat) from a window of bars."""
         result = self.forecaster.forecast_bars(
             request.symbol,
-            bars_frame([bar.model_dump() for bar in request.bars]),
+            bars_frame([vars(bar) for bar in request.bars]),  # model_dump: 120 copies
             context_frames(request.context),
             request.variant,
             request.position,

@@ -106,13 +106,19 @@ def write_onnx(model: TradecastModel, path: Path, config: ExportConfig) -> None:
         )
 
 
-def ort_session(path: Path, threads: int = 2):
-    """An onnxruntime CPU session with the full graph optimisations and ``threads`` intra-op."""
+def ort_session(path: Path, threads: int = 1):
+    """An onnxruntime CPU session with the full graph optimisations and ``threads`` intra-op.
+
+    One thread is the batch-1 default: the graph is many small ops, and on the shared 2-core
+    machine a second thread mostly waits for a core. Idle threads do not spin, so they leave
+    the cores to other processes between ops.
+    """
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 

@@ -1,15 +1,18 @@
 """xLSTM blocks (Beck et al., 2024, "xLSTM: Extended Long Short-Term Memory") in plain PyTorch.
 
-Two cells, both with exponential input gates kept finite by a stabiliser state ``m``:
+Two cells, both with exponential input gates that must be kept finite:
 
 - sLSTM: scalar memory ``c`` and normaliser ``n`` per unit, a recurrent matrix that mixes units
   inside each head. It is truly recurrent, so it runs a Python loop over the fixed 60-step
   window; at export the loop unrolls. To keep that graph small, the input projections of all
-  steps are one matmul before the loop and the four gates share one block-diagonal recurrent
-  matrix (one matmul per step).
+  steps are one matmul before the loop, the four gates share one block-diagonal recurrent
+  matrix (one matmul per step), and the step carries ``c / n`` and ``log n`` (finite by
+  construction) rather than ``c``, ``n`` and the paper's stabiliser ``m``: the same outputs in
+  about two thirds of the graph nodes.
 - mLSTM: a matrix memory ``C = sum f * i * v k^T`` with no hidden-to-hidden recurrence, so over
   a fixed window it has an exact parallel form that looks like causal attention with a
-  gate-derived decay matrix. That form exports as a handful of large ops.
+  gate-derived decay matrix, kept finite by a per-step stabiliser ``m``. That form exports as a
+  handful of large ops.
 
 A stack (``XLSTM``) is a sequence of residual blocks given by a layout string such as
 ``"mmsmm"``.
@@ -89,10 +92,12 @@ class SLSTMCell(nn.Module):
         """
         batch, steps, width = x.shape  # (B, T, D)
         gates_x = self.input_gates(x)  # (B, T, 4D): every step's input projection in one matmul
+        # Every step's slice keeps a singleton time axis, (B, 1, NH, 1, 4dh): the head axis sits
+        # where the recurrent matmul batches over it, so no step needs a squeeze or transpose.
         gates_x = gates_x.reshape(batch, steps, self.n_heads, 1, 4 * self.head_dim)
-        step_gates = gates_x.unbind(1)  # T tensors (B, NH, 1, 4dh)
+        step_gates = gates_x.split(1, dim=1)  # one Split node at export
         # Step 0 starts from h = c = n = 0: the mean is tanh(z) itself and n = exp(i).
-        i, _, z, o = step_gates[0].split(self.head_dim, dim=-1)  # (B, NH, 1, dh) each
+        i, _, z, o = step_gates[0].split(self.head_dim, dim=-1)  # (B, 1, NH, 1, dh) each
         mean, log_n = torch.tanh(z), i
         h = torch.sigmoid(o) * mean
         outputs = [h]
@@ -105,8 +110,7 @@ class SLSTMCell(nn.Module):
             mean = candidate + torch.sigmoid(past_vs_new) * (mean - candidate)
             h = torch.sigmoid(o) * mean
             outputs.append(h)
-        hidden = torch.cat(outputs, dim=2)  # (B, NH, T, dh)
-        return hidden.transpose(1, 2).reshape(batch, steps, width)  # (B, T, D)
+        return torch.cat(outputs, dim=1).reshape(batch, steps, width)  # (B, T, D)
 
 
 class SLSTMBlock(nn.Module):
@@ -189,7 +193,7 @@ class MLSTMBlock(nn.Module):
         """
         steps, kernel = x.shape[1], self.conv.kernel_size[0]
         padded = F.pad(x, (0, 0, kernel - 1, 0))  # (B, T + K - 1, I)
-        taps = self.conv.weight[:, 0].t()  # (K, I): tap k multiplies the input k - K + 1 steps back
+        taps = self.conv.weight[:, 0].t()  # (K, I): tap k reads the input K - 1 - k steps back
         out = self.conv.bias + padded[:, :steps] * taps[0]
         for k in range(1, kernel):
             out = out + padded[:, k : k + steps] * taps[k]
