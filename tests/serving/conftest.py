@@ -35,7 +35,7 @@ def server(serving_home: Home, tmp_path_factory) -> Iterator[Server]:
     started = Server.start(
         serving_home.root, state / "server.log", TRADECAST_API_KEY=API_KEY,
         TRADECAST_STATE_DIR=str(state / "live"), TRADECAST_SNAPSHOT_EVERY="50",
-        TRADECAST_LIVE_VARIANT="hybrid",
+        TRADECAST_LIVE_VARIANT="hybrid", TRADECAST_ACCESS_LOG="1",  # the key must not leak there
     )
     yield started
     started.stop()
