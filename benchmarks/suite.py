@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from benchmarks import report
+from benchmarks.charts import write_charts
 from features.home import resolve_home
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ def run(out: str | os.PathLike[str], home: str | os.PathLike[str] | None = None,
 def write_outputs(results: dict, out: Path) -> dict:
     """results.json, the charts and report.md; prints the tables."""
     results["targets"] = [row.as_dict() for row in report.target_rows(results)]
-    charts = report.write_charts(results, out)
+    charts = write_charts(results, out)
     if "attention" in results:
         charts += results["attention"]["charts"]
     (out / "results.json").write_text(json.dumps(results, indent=2, default=str))
