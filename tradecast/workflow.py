@@ -45,7 +45,8 @@ def prepare_models(home: Home, profile: str, say: Callable[[str], None]) -> None
     from training.models import VARIANTS
     from training.runs import train_from_cli
 
-    missing = [v for v in VARIANTS if v not in exported_variants(home)]
+    exported = exported_variants(home)
+    missing = [v for v in VARIANTS if v not in exported]
     if not missing:
         say(f"    already exported: {', '.join(sorted(VARIANTS))}")
         return
