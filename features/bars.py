@@ -1,4 +1,5 @@
-"""The bar frame: the one shape in which market bars travel through tradecast.
+"""The bar frame: the one shape in which market bars travel through tradecast, and the one
+validation every way in (store, CSV import, sources, engine, context, service, live path) uses.
 
 A bar frame is a :class:`pandas.DataFrame` with the columns
 
@@ -6,15 +7,21 @@ A bar frame is a :class:`pandas.DataFrame` with the columns
   date, 00:00 UTC;
 - ``open``, ``high``, ``low``, ``close``, ``volume``: float64; prices are split-adjusted as the
   vendors deliver them (features use ``close``);
+- ``known_at`` (optional): ``datetime64[ns, UTC]``, when the bar became known, its end (see
+  :mod:`features.sessions` for the rules and for frames that lack it);
 - ``adj_close`` (only when the vendor has it): float64, close adjusted for dividends too; NaN
   where unknown;
 
-sorted by ``timestamp`` with no duplicated timestamps. :func:`validate_bars` turns any frame
-with those columns into that shape or raises :class:`BarDataError` naming the origin and row.
+sorted by ``timestamp`` with no duplicated timestamps. The rules, checked on arrays by
+:func:`check_bar_values` and :func:`check_bar_times` (the engine and the service call them
+directly) and on frames by :func:`validate_bars`:
 
-Validation only refuses bars that cannot be used at all (missing, unparseable, non-positive or
-conflicting values). Bars that are odd but real (a close a cent above the high, a zero volume)
-are kept; :mod:`features.quality` reports them.
+- prices finite and > 0, volume finite and >= 0;
+- OHLC consistent: ``low <= open <= high``, ``low <= close <= high`` (so ``low <= high``);
+- times strictly increasing; ``known_at`` strictly increasing and after ``timestamp``.
+
+Each failure is a :class:`BarDataError` naming the row and the field. Bars that are odd but
+usable (a zero volume, a gap) are kept; :mod:`features.quality` reports them.
 """
 
 from __future__ import annotations
@@ -23,14 +30,18 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
 from features.errors import BarDataError
 
 Fail = Callable[[object, str], BarDataError]  # makes the error for a row label and a problem
+Where = Callable[[int], str]  # names row i in a message ("bars[3]", "AAPL.csv, line 5")
 
 PRICE_COLUMNS = ("open", "high", "low", "close")
-BAR_COLUMNS = ("timestamp", *PRICE_COLUMNS, "volume")
+BAR_VALUES = (*PRICE_COLUMNS, "volume")  # the columns of an (n, 5) OHLCV array
+BAR_COLUMNS = ("timestamp", *BAR_VALUES)
 OPTIONAL_COLUMNS = ("adj_close",)
+OPEN, HIGH, LOW, CLOSE, VOLUME = range(5)
 
 # Bar lengths the store and the sources understand, as pandas offsets.
 TIMEFRAMES: dict[str, pd.Timedelta] = {
@@ -48,6 +59,85 @@ def check_timeframe(timeframe: str) -> str:
         known = ", ".join(TIMEFRAMES)
         raise BarDataError(f"unknown timeframe {timeframe!r}; use one of {known}")
     return timeframe
+
+
+@njit(cache=True)
+def bar_ok(o: float, h: float, low: float, c: float, v: float) -> bool:
+    """THE bar rule on one OHLCV bar (compiled: the streaming engine calls it per bar)."""
+    for x in (o, h, low, c):
+        if not (x > 0.0 and x < np.inf):  # False for NaN too
+            return False
+    return v >= 0.0 and v < np.inf and low <= o <= h and low <= c <= h
+
+
+@njit(cache=True)
+def first_bad_bar(values: np.ndarray) -> int:
+    """The first row of (n, 5) OHLCV ``values`` that breaks the rule, -1 if none."""
+    for i in range(values.shape[0]):
+        if not bar_ok(values[i, 0], values[i, 1], values[i, 2], values[i, 3], values[i, 4]):
+            return i
+    return -1
+
+
+def check_bar_values(values: np.ndarray, where: Where) -> None:
+    """Refuse (n, 5) OHLCV rows that break a rule (see the module docstring); ``where(i)`` names
+    row ``i``. The error names the first bad row and field, e.g. ``bars[3].low``."""
+    values = np.ascontiguousarray(values, dtype=np.float64).reshape(-1, len(BAR_VALUES))
+    i = first_bad_bar(values)
+    if i < 0:
+        return
+    name, problem = _bar_problem(values[i])
+    raise BarDataError(f"{where(i)}: {problem}", field=f"{where(i)}.{name}")
+
+
+def _bar_problem(row: np.ndarray) -> tuple[str, str]:
+    """The first broken rule of one OHLCV row: (field, problem)."""
+    for f, name in enumerate(BAR_VALUES):
+        if np.isnan(row[f]) or np.isinf(row[f]):
+            return name, f"{name} is {'missing (NaN)' if np.isnan(row[f]) else 'infinite'}"
+        if f < VOLUME and row[f] <= 0:
+            return name, f"{name} is {row[f]:g}, prices must be positive"
+    if row[VOLUME] < 0:
+        return "volume", f"volume is {row[VOLUME]:g} (< 0)"
+    if row[LOW] > row[HIGH]:
+        return "low", f"low {row[LOW]:g} is above high {row[HIGH]:g}"
+    for f, name in ((OPEN, "open"), (CLOSE, "close")):
+        if row[f] < row[LOW]:
+            return name, f"{name} {row[f]:g} is below low {row[LOW]:g}"
+        if row[f] > row[HIGH]:
+            return name, f"{name} {row[f]:g} is above high {row[HIGH]:g}"
+    raise AssertionError("a row that breaks no rule")  # check_bar_values found one broken
+
+
+def check_closes(close: np.ndarray, where: Where) -> None:
+    """Refuse close-only points (market context) whose close is not finite and > 0."""
+    bad = ~(np.isfinite(close) & (close > 0))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise BarDataError(f"{where(i)}: close {close[i]:g} must be a finite number > 0",
+                           field=f"{where(i)}.close")
+
+
+def check_bar_times(stamps: np.ndarray, where: Where, name: str = "timestamp") -> None:
+    """Refuse int64-ns times that are not strictly increasing, naming the row and field."""
+    steps = np.diff(np.asarray(stamps, dtype=np.int64))
+    if len(steps) == 0 or steps.min() > 0:
+        return
+    i = int(np.argmax(steps <= 0)) + 1
+    problem = "repeats the previous bar's" if steps[i - 1] == 0 else "is before the previous bar's"
+    shown = pd.Timestamp(int(stamps[i]), tz="UTC")
+    raise BarDataError(f"{where(i)}: {name} {shown} {problem}", field=f"{where(i)}.{name}")
+
+
+def check_known_at(stamps: np.ndarray, known_at: np.ndarray, where: Where) -> None:
+    """Refuse known-at times that are not strictly increasing or not after their bar's open."""
+    check_bar_times(known_at, where, "known_at")
+    early = np.asarray(known_at) <= np.asarray(stamps)
+    if early.any():
+        i = int(np.argmax(early))
+        raise BarDataError(f"{where(i)}: known_at {pd.Timestamp(int(known_at[i]), tz='UTC')} is "
+                           "not after the bar's timestamp (a bar is known at its end)",
+                           field=f"{where(i)}.known_at")
 
 
 def parse_utc(moment: str | pd.Timestamp, label: str = "time") -> pd.Timestamp:
@@ -85,31 +175,28 @@ def validate_bars(frame: pd.DataFrame, origin: str, *, row_name: str = "row") ->
         raise BarDataError(f"{origin}: missing column {', '.join(map(repr, missing))}")
     if frame.empty:
         raise BarDataError(f"{origin}: no bars")
-    columns = BAR_COLUMNS + tuple(name for name in OPTIONAL_COLUMNS if name in frame.columns)
-    bars = pd.DataFrame({"timestamp": _utc_timestamps(frame["timestamp"], fail)})
-    for name in columns[1:]:
+    bars = pd.DataFrame({"timestamp": _utc_timestamps(frame["timestamp"], "timestamp", fail)})
+    for name in (*BAR_VALUES, *(n for n in OPTIONAL_COLUMNS if n in frame.columns)):
         bars[name] = _numbers(frame[name], name, fail)
+    if "known_at" in frame.columns:
+        bars["known_at"] = _utc_timestamps(frame["known_at"], "known_at", fail)
+    if "adj_close" in bars and (bars["adj_close"] <= 0).any():  # NaN means "not known"
+        label = bars.index[(bars["adj_close"] <= 0).argmax()]
+        raise fail(label, f"adj_close is {bars.at[label, 'adj_close']:g}, prices must be positive")
 
-    for name in (*PRICE_COLUMNS, "volume"):
-        bad = ~np.isfinite(bars[name])
-        if bad.any():
-            label = bars.index[bad.argmax()]
-            value = "missing (NaN)" if np.isnan(bars.at[label, name]) else "infinite"
-            raise fail(label, f"{name} is {value}")
-    for name in (*PRICE_COLUMNS, *OPTIONAL_COLUMNS):
-        bad = bars[name] <= 0 if name in bars else None  # NaN adj_close means "not known"
-        if bad is not None and bad.any():
-            label = bars.index[bad.argmax()]
-            raise fail(label, f"{name} is {bars.at[label, name]:g}, prices must be positive")
-    bad = bars["volume"] < 0
-    if bad.any():
-        raise fail(bars.index[bad.argmax()], f"volume is {bars['volume'][bad].iloc[0]:g} (< 0)")
-
+    labels = bars.index
+    check_bar_values(bars[list(BAR_VALUES)].to_numpy(), lambda i: f"{origin}, {row_name} "
+                     f"{labels[i]}")
     bars = bars.sort_values("timestamp", kind="stable")
-    return _drop_repeated_bars(bars, fail, row_name).reset_index(drop=True)
+    bars = _drop_repeated_bars(bars, fail, row_name)
+    if "known_at" in bars:
+        labels = bars.index
+        check_known_at(bars["timestamp"].to_numpy("int64"), bars["known_at"].to_numpy("int64"),
+                       lambda i: f"{origin}, {row_name} {labels[i]}")
+    return bars.reset_index(drop=True)
 
 
-def _utc_timestamps(column: pd.Series, fail: Fail) -> pd.Series:
+def _utc_timestamps(column: pd.Series, name: str, fail: Fail) -> pd.Series:
     """Timestamps as ``datetime64[ns, UTC]``; naive ones are taken to be UTC already."""
     if pd.api.types.is_datetime64_any_dtype(column):
         stamps = column
@@ -118,7 +205,7 @@ def _utc_timestamps(column: pd.Series, fail: Fail) -> pd.Series:
     bad = stamps.isna()
     if bad.any():
         label = column.index[bad.argmax()]
-        raise fail(label, f"timestamp {column[label]!r} is not a date")
+        raise fail(label, f"{name} {column[label]!r} is not a date")
     if stamps.dt.tz is None:
         stamps = stamps.dt.tz_localize("UTC")
     return stamps.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")

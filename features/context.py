@@ -1,14 +1,16 @@
 """Market context: SPY, QQQ, VIX and the symbol's sector ETF, joined as of each bar's time.
 
 Each market series runs its own small program (:func:`build_context_program`: last return,
-20-bar momentum, level) on its own bars. A symbol's bar at time ``t`` then sees the values of
-the series' latest bar stamped at or before ``t`` and no later, provided that bar is at most
-``max_age`` old; otherwise the values are NaN and the ``*_available`` input is 0. Nothing is
-filled forward from a later bar, so VIX before 2014 and SPY before 2008 read as missing.
+20-bar momentum, level) on its own bars. The join compares **known-at** times
+(:mod:`features.sessions`): a symbol's bar known at ``t`` (its end) sees the values of the
+series' latest bar known at or before ``t``, provided that bar became known at most ``max_age``
+before; otherwise the values are NaN and the ``*_available`` input is 0. Nothing is filled
+forward from a later bar, so VIX before 2014 and SPY before 2008 read as missing.
 
-The join compares stamps, so context and bars should share a timeframe: a daily context bar is
-stamped at the session date 00:00 UTC yet holds that day's close, which a 1-minute bar of the
-same morning must not see. Join daily context to daily bars and intraday to intraday.
+So any timeframes mix: a 1-minute bar at 10:00 New York sees the previous session's daily SPY
+close until today's session closes at 16:00 (13:00 on an early close); a daily bar sees the last
+hourly context bar that ended by its close; a daily crypto bar (ending 24:00 UTC) sees the
+same day's stock close, a daily stock bar yesterday's crypto day.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from features.bars import check_bar_times, check_bar_values, check_closes, check_known_at
 from features.errors import BarDataError
 from features.indicators import CONTEXT_SLOTS, CONTEXT_VALUES, build_context_program
+from features.sessions import known_at_ns
 
 CONTEXT_PROGRAM = build_context_program()
 DEFAULT_MAX_AGE = pd.Timedelta(days=4)  # a Friday bar still counts on Tuesday after a holiday
@@ -37,24 +41,30 @@ def context_slot(name: str) -> str:
 
 
 def context_history(bars: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """A market series' timestamps (int64 ns) and values (``CONTEXT_VALUES``, bars) in batch."""
-    stamps = timestamps_ns(bars, f"context {name}")
+    """A market series' known-at times (int64 ns) and values (``CONTEXT_VALUES``, bars) in batch.
+
+    Full OHLCV bars get the whole bar validation; close-only points (as the HTTP API takes
+    them) the check of their close."""
+    origin = f"context {name}"
+    _, known = bar_times(bars, origin)
     close = bars["close"].to_numpy(dtype=np.float64)
-    if not np.isfinite(close).all() or (close <= 0).any():
-        row = int(np.argmin(np.isfinite(close) & (close > 0)))
-        raise BarDataError(f"context {name}, row {row}: close must be a positive number")
+    if all(column in bars.columns for column in ("open", "high", "low", "volume")):
+        check_bar_values(bars[["open", "high", "low", "close", "volume"]].to_numpy(np.float64),
+                         lambda i: f"{origin}, row {i}")
+    else:
+        check_closes(close, lambda i: f"{origin}, row {i}")
     vals = CONTEXT_PROGRAM.new_values(len(close), 1)
     vals[CONTEXT_PROGRAM.input_at["close"], :, 0] = close
     state, ring = CONTEXT_PROGRAM.new_memory(1)
-    return stamps, CONTEXT_PROGRAM.run(vals, state, ring, np.zeros(1, np.int64))[:, :, 0]
+    return known, CONTEXT_PROGRAM.run(vals, state, ring, np.zeros(1, np.int64))[:, :, 0]
 
 
 def latest_as_of(last: np.ndarray, values: np.ndarray, at: np.ndarray,
                  max_age_ns: int) -> tuple[np.ndarray, np.ndarray]:
-    """Context seen by bars stamped ``at``, given each one's candidate context bar.
+    """Context seen by bars known at ``at``, given each one's candidate context bar.
 
-    ``last`` (stamps, int64 ns) and ``values`` (values, bars) are, per bar, the context bar to
-    use. It counts only if stamped at or before the bar and at most ``max_age_ns`` older;
+    ``last`` (known-at times, int64 ns) and ``values`` (values, bars) are, per bar, the context
+    bar to use. It counts only if known by the bar's end and at most ``max_age_ns`` before it;
     otherwise the values are NaN. Returns the values and the availability flags (1.0 / 0.0).
     """
     fresh = (last <= at) & (at - last <= max_age_ns)
@@ -63,9 +73,10 @@ def latest_as_of(last: np.ndarray, values: np.ndarray, at: np.ndarray,
 
 def as_of(stamps: np.ndarray, values: np.ndarray, at: np.ndarray,
           max_age_ns: int) -> tuple[np.ndarray, np.ndarray]:
-    """Batch join: for each time in ``at``, the latest bar of a context history at or before it.
+    """Batch join: for each time in ``at``, the latest bar of a context history known by then.
 
-    ``stamps`` (sorted int64 ns) and ``values`` (values, bars) are the context's history.
+    ``stamps`` (sorted known-at times, int64 ns) and ``values`` (values, bars) are the
+    context's history.
     """
     row = np.searchsorted(stamps, at, side="right") - 1
     last = np.full(len(at), NEVER)
@@ -77,24 +88,28 @@ def as_of(stamps: np.ndarray, values: np.ndarray, at: np.ndarray,
 
 
 def timestamps_ns(bars: pd.DataFrame, origin: str) -> np.ndarray:
-    """UTC timestamps as int64 ns, checked to be strictly increasing (sorted, no repeats)."""
+    """UTC open times as int64 ns, checked to be strictly increasing (sorted, no repeats)."""
     if "timestamp" not in bars.columns:
         raise BarDataError(f"{origin}: missing column 'timestamp'")
     column = bars["timestamp"]
     if not isinstance(column.dtype, pd.DatetimeTZDtype):
         raise BarDataError(f"{origin}: timestamp must be datetime64[ns, UTC], not {column.dtype}")
     stamps = column.dt.tz_convert("UTC").astype("datetime64[ns, UTC]").to_numpy("int64")
-    steps = np.diff(stamps)
-    if (steps <= 0).any():
-        row = int(np.argmax(steps <= 0)) + 1
-        problem = "repeats the previous timestamp" if steps[row - 1] == 0 else "is out of order"
-        raise BarDataError(f"{origin}, row {row}: timestamp {column.iloc[row]} {problem}")
+    check_bar_times(stamps, lambda i: f"{origin}, row {i}")
     return stamps
+
+
+def bar_times(bars: pd.DataFrame, origin: str) -> tuple[np.ndarray, np.ndarray]:
+    """Open and known-at times (int64 ns), both checked (:func:`features.bars.check_known_at`)."""
+    stamps = timestamps_ns(bars, origin)
+    known = known_at_ns(bars, origin)
+    check_known_at(stamps, known, lambda i: f"{origin}, row {i}")
+    return stamps, known
 
 
 def batch_context_inputs(at: np.ndarray, context: Mapping[str, pd.DataFrame] | None,
                          max_age: pd.Timedelta) -> np.ndarray:
-    """The context inputs of bars stamped ``at``: (slots * (values + 1), bars), in the order of
+    """The context inputs of bars known at ``at``: (slots * (values + 1), bars), in the order of
     ``CONTEXT_INPUTS``. Slots without a series read as missing."""
     given = {context_slot(name): (name, frame) for name, frame in (context or {}).items()}
     block = np.empty((len(CONTEXT_SLOTS), len(CONTEXT_VALUES) + 1, len(at)))

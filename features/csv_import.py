@@ -13,7 +13,13 @@ What the importer understands (all seen in ``data/sample/``):
   is an error;
 - a close-only series (a date and one value, like the VIX file): the bar's open, high and low are
   set to the close and its volume to 0, because the vendor published no other value. The quality
-  check then sees flat bars, and volume-based features see no volume.
+  check then sees flat bars, and volume-based features see no volume;
+- an open or close a little outside the day's [low, high] (at most ``ohlc_tolerance``, 1% by
+  default: an auction print the vendor left out of the range, as in two of Yahoo's SPY days)
+  widens the range to include it; anything further off, or a low above the high, is refused;
+- every bar gets its ``known_at`` time (:mod:`features.sessions`): the file's ``known_at``
+  column if it has one, else from the timeframe (stated, or read off the rows: dates only is
+  ``1d``, else the smallest step between bars) and the trading ``calendar``.
 
 Every problem raises :class:`BarDataError` naming the file, the line and what is wrong.
 """
@@ -22,10 +28,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from features.bars import validate_bars
+from features.bars import TIMEFRAMES, validate_bars
 from features.errors import BarDataError
+from features.sessions import DEFAULT_CALENDAR, with_known_at
 
 # Lower-cased CSV headers that mean one of our columns.
 COLUMN_ALIASES = {
@@ -41,12 +49,18 @@ DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "
 
 MISSING_MARKERS = ["."]  # besides pandas' defaults (empty, NA, NaN, null, ...)
 FIRST_DATA_LINE = 2  # line 1 is the header
+OHLC_TOLERANCE = 0.01  # how far outside [low, high] an open or close is taken as a print
 
 
-def read_bars_csv(path: str | Path, timezone: str = "America/New_York") -> pd.DataFrame:
-    """Read one CSV file of bars and return a validated bar frame (see :mod:`features.bars`).
+def read_bars_csv(path: str | Path, timezone: str = "America/New_York", *,
+                  timeframe: str | None = None, calendar: str = DEFAULT_CALENDAR,
+                  ohlc_tolerance: float = OHLC_TOLERANCE) -> pd.DataFrame:
+    """Read one CSV file of bars and return a validated bar frame (see :mod:`features.bars`)
+    with ``known_at`` times.
 
     ``timezone`` says where naive intraday times were recorded; dates without a time ignore it.
+    ``timeframe`` (default: read off the rows) and ``calendar`` (``XNYS``, ``24/7``...) give
+    the bars' ends.
     """
     path = Path(path)
     origin = str(path)
@@ -69,7 +83,27 @@ def read_bars_csv(path: str | Path, timezone: str = "America/New_York") -> pd.Da
         raise BarDataError(f"{origin}: no bars")
     frame = _fill_close_only(frame)
     frame["timestamp"] = _parse_dates(frame["timestamp"], origin, timezone)
-    return validate_bars(frame, origin, row_name="line")
+    if "known_at" in frame.columns:
+        frame["known_at"] = _parse_dates(frame["known_at"], origin, timezone)
+    bars = validate_bars(_widen_to_prints(frame, ohlc_tolerance), origin, row_name="line")
+    timeframe = timeframe or infer_timeframe(bars, origin)
+    return bars if timeframe is None else with_known_at(bars, timeframe, calendar)
+
+
+def infer_timeframe(bars: pd.DataFrame, origin: str) -> str | None:
+    """The timeframe of a file's bars: ``1d`` for dates only, else the smallest step; None for
+    one intraday bar (the store then dates it from the timeframe it is stored under)."""
+    stamps = bars["timestamp"]
+    if (stamps == stamps.dt.normalize()).all():
+        return "1d"
+    if len(stamps) < 2:
+        return None
+    step = stamps.diff().iloc[1:].min()
+    for name, length in TIMEFRAMES.items():
+        if step == length:
+            return name
+    raise BarDataError(f"{origin}: cannot tell the bar length (smallest step {step}); "
+                       "give the timeframe")
 
 
 def symbol_from_path(path: str | Path) -> str:
@@ -94,6 +128,23 @@ def _fill_close_only(frame: pd.DataFrame) -> pd.DataFrame:
         frame[name] = frame["close"]
     frame["volume"] = "0"
     return frame
+
+
+def _widen_to_prints(frame: pd.DataFrame, tolerance: float) -> pd.DataFrame:
+    """Widen [low, high] to an open or close at most ``tolerance`` outside it (see above)."""
+    try:
+        prices = frame[["open", "high", "low", "close"]].astype("float64")
+    except (KeyError, ValueError):
+        return frame  # validation names the missing column or the text that is no number
+    inner = prices[["open", "close"]]
+    low = np.minimum(prices["low"], inner.min(axis=1))
+    high = np.maximum(prices["high"], inner.max(axis=1))
+    near = ((prices["low"] <= prices["high"]) & (low >= prices["low"] * (1 - tolerance))
+            & (high <= prices["high"] * (1 + tolerance)))
+    if not (near & ((low != prices["low"]) | (high != prices["high"]))).any():
+        return frame
+    return frame.assign(low=prices["low"].where(~near, low), high=prices["high"].where(~near, high),
+                        open=prices["open"], close=prices["close"])
 
 
 def _parse_dates(text: pd.Series, origin: str, timezone: str) -> pd.Series:

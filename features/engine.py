@@ -9,34 +9,38 @@ Both modes run the same compiled program (:mod:`features.indicators`):
 So batch and streaming agree by construction; the tests check it on every sample series.
 
 Features use ``close`` (split-adjusted as vendors deliver it); ``adj_close`` is ignored. Bars
-must be clean: strictly increasing timestamps and finite, positive prices with a non-negative
-volume (:func:`features.bars.validate_bars` makes them so); anything else is a
-:class:`BarDataError` naming the row. A bar with zero volume is fine (index bars have none).
+must pass the one bar validation of :mod:`features.bars` (strictly increasing times, finite
+positive prices, consistent OHLC, volume >= 0); anything else is a :class:`BarDataError` naming
+the row and field. A bar with zero volume is fine (index bars have none).
+
+Time: calendar features read the bar's open (``timestamp``); market context is joined on
+known-at times (``known_at``, see :mod:`features.sessions`), in batch and in streaming alike.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+# check_bar_values and BAR_VALUES are imported from here by serving as well: the one rule
+from features.bars import BAR_VALUES, check_bar_values, check_closes
 from features.context import (
     CONTEXT_PROGRAM,
     DEFAULT_MAX_AGE,
     SECTOR,
+    bar_times,
     batch_context_inputs,
     context_slot,
-    timestamps_ns,
 )
 from features.errors import BarDataError, UnknownSymbolError
 from features.indicators import CONTEXT_SLOTS, INDICATORS, INPUTS, build_program
 from features.indicators.catalogue import BAR_INPUTS
 from features.indicators.kernels import calendar, live_step
 
-BAR_VALUES = ("open", "high", "low", "close", "volume")
 PROGRAM = build_program()
 N_INPUTS = len(INPUTS)  # the program's first nodes, in this order
 AT_DAY_OF_WEEK, AT_MONTH = INPUTS.index("day_of_week"), INPUTS.index("month")
@@ -80,20 +84,6 @@ def model_candidates() -> list[str]:
     return [name for name, spec in FEATURE_SPECS.items() if spec.scale_free]
 
 
-def check_bar_values(values: np.ndarray, where: Callable[[int], str]) -> None:
-    """Refuse NaN, inf, non-positive prices and negative volume in (bars, 5) OHLCV rows;
-    ``where(i)`` names row ``i`` in the message."""
-    if np.isfinite(values).all() and values[:, :4].min() > 0 and values[:, 4].min() >= 0:
-        return
-    prices, volume = values[:, :4], values[:, 4]
-    bad = ~(np.isfinite(prices).all(axis=1) & (prices > 0).all(axis=1)
-            & np.isfinite(volume) & (volume >= 0))
-    i = int(np.argmax(bad))
-    shown = ", ".join(f"{name}={value:g}" for name, value in zip(BAR_VALUES, values[i],
-                                                                 strict=True))
-    raise BarDataError(f"{where(i)}: bar needs finite prices > 0 and volume >= 0 ({shown})")
-
-
 def _values(stamps: np.ndarray, bars: np.ndarray, context: np.ndarray,
             steps: int, width: int) -> np.ndarray:
     """Program values with the inputs filled in: bars (n, 5), calendar, context (inputs, n)."""
@@ -120,11 +110,11 @@ def compute_features(bars: pd.DataFrame, context: Mapping[str, pd.DataFrame] | N
     """Every feature for every bar of one symbol: ``timestamp`` plus one float64 column each.
 
     ``context`` maps ``SPY``, ``QQQ``, ``VIX`` and ``SECTOR`` (any case) to bar frames of those
-    series; each is joined as of the bar's time (see :mod:`features.context`).
+    series; each is joined as of the bar's known-at time (see :mod:`features.context`).
     """
     values = _bar_values(bars)
-    stamps = timestamps_ns(bars, "bars")
-    context_block = batch_context_inputs(stamps, context, max_age)
+    stamps, known = bar_times(bars, "bars")
+    context_block = batch_context_inputs(known, context, max_age)
     vals = _values(stamps, values, context_block, len(stamps), 1)
     state, ring = PROGRAM.new_memory(1)
     outputs = PROGRAM.run(vals, state, ring, np.zeros(1, np.int64))[:, :, 0]
@@ -137,30 +127,33 @@ def stream_features(bars: pd.DataFrame, context: Mapping[str, pd.DataFrame] | No
                     *, max_age: pd.Timedelta = DEFAULT_MAX_AGE) -> pd.DataFrame:
     """The same frame as :func:`compute_features`, built one bar at a time by the streaming engine.
 
-    Context bars are fed first whenever they are stamped at or before the next bar: the order in
-    which a live service receives them.
+    Every bar and context bar is fed in the order it became known (context first at equal
+    known-at times): the order in which a live service receives them.
     """
     engine = StreamingEngine(max_age=max_age)
     symbol = "SYMBOL"
-    events: list[tuple[int, int, str, float]] = []  # (time, context first, name, close)
+    events: list[tuple[int, int, str, int, float]] = []  # (known, bar?, name, open, close / row)
     for name, frame in (context or {}).items():
         slot = context_slot(name)
         name = slot.upper()
         if slot == SECTOR:
             engine.add_symbol(symbol, sector=name)
+        opens, known = bar_times(frame, f"context {name}")
         closes = frame["close"].to_numpy(dtype=np.float64)
-        events += [(int(t), 0, name, c) for t, c in
-                   zip(timestamps_ns(frame, f"context {name}"), closes, strict=True)]
+        events += [(int(k), 0, name, int(t), c) for k, t, c in
+                   zip(known, opens, closes, strict=True)]
     values = _bar_values(bars)
-    stamps = timestamps_ns(bars, "bars")
-    events += [(int(t), 1, "", float(i)) for i, t in enumerate(stamps)]
+    stamps, known = bar_times(bars, "bars")
+    events += [(int(k), 1, "", int(t), float(i))
+               for i, (k, t) in enumerate(zip(known, stamps, strict=True))]
     rows = np.empty((len(stamps), len(FEATURE_SPECS)))
-    for stamp, is_bar, name, value in sorted(events):
+    for known_at, is_bar, name, stamp, value in sorted(events):
         if is_bar:
             i = int(value)
-            rows[i] = engine.update_many([symbol], stamps[i : i + 1], values[i : i + 1])[0]
+            rows[i] = engine.update_many([symbol], stamps[i : i + 1], values[i : i + 1],
+                                         known_at=known[i : i + 1])[0]
         else:
-            engine.update_context(name, stamp, value)
+            engine.update_context(name, stamp, value, known_at=known_at)
     frame = pd.DataFrame(rows, columns=feature_names())
     frame.insert(0, "timestamp", bars["timestamp"].reset_index(drop=True))
     return frame
@@ -171,16 +164,17 @@ class StreamingEngine:
 
     Symbols are added on their first bar (or with :meth:`add_symbol`, to name a sector ETF).
     Market series arrive through :meth:`update_context`, before the bars that should see them:
-    a bar only sees context stamped at or before it, and a series whose last bar is newer than
-    the bar reads as missing. Repeating a symbol's last bar returns its row again and changes
-    nothing; an older bar is a :class:`BarDataError`.
+    a bar only sees context known by its own known-at time (``known_at``; the bar's timestamp
+    when not given), and a series whose last bar became known later reads as missing.
+    Repeating a symbol's (or a series') last bar returns its row again and changes nothing; an
+    older bar, or one at the same time with other values, is a :class:`BarDataError`.
     """
 
     def __init__(self, window: int = DEFAULT_WINDOW, max_age: pd.Timedelta = DEFAULT_MAX_AGE):
         self.window_length = window  # rows of features kept per symbol
         self.max_age_ns = int(pd.Timedelta(max_age).value)  # context older than this is missing
-        self.symbols = _Series(PROGRAM)
-        self.contexts = _Series(CONTEXT_PROGRAM)
+        self.symbols = _Series(PROGRAM, len(BAR_VALUES))
+        self.contexts = _Series(CONTEXT_PROGRAM, 1)
         self.sectors: list[str] = []  # sector context name per symbol ("" for none)
         self.sector_column = np.empty(0, dtype=np.int64)  # its context column, -1 if none yet
         self.slot_columns = np.full(len(CONTEXT_SLOTS), -1)  # context column of each slot
@@ -219,10 +213,13 @@ class StreamingEngine:
         self.slot_columns = np.array(
             [self.contexts.index.get(slot.upper(), -1) for slot in CONTEXT_SLOTS], dtype=np.int64)
 
-    def update_context(self, name: str, timestamp: object, close: float) -> None:
-        """Ingest one bar of a market series (``SPY``, ``QQQ``, ``VIX`` or a sector ETF).
+    def update_context(self, name: str, timestamp: object, close: float, *,
+                       known_at: object | None = None) -> None:
+        """Ingest one bar of a market series (``SPY``, ``QQQ``, ``VIX`` or a sector ETF) that
+        opened at ``timestamp`` and became known at ``known_at`` (default: ``timestamp``).
 
-        A bar at the series' last timestamp is ignored; an older one is a BarDataError."""
+        The series' last bar again is ignored; an older one, or one known at the same time with
+        another close, is a BarDataError."""
         name = name.upper()
         if name not in self.contexts.index:
             self.contexts.add([name])
@@ -230,12 +227,11 @@ class StreamingEngine:
                 [self.context_values, np.full((self.context_values.shape[0], 1), np.nan)], 1)
             self._link_sectors()
         column = self.contexts.index[name]
-        stamp = to_ns(timestamp)
-        self.contexts.check_order(column, stamp, f"context {name}")
-        if stamp == self.contexts.last[column]:
-            return
-        if not (np.isfinite(close) and close > 0):
-            raise BarDataError(f"context {name} at {timestamp}: close {close} must be positive")
+        stamp = to_ns(timestamp if known_at is None else known_at)
+        closes = np.array([close], dtype=np.float64)
+        check_closes(closes, lambda _: f"context {name} at {timestamp}")
+        if self.contexts.check_order(column, stamp, closes, f"context {name}"):
+            return  # the last bar again
         program = self.contexts.program
         vals = program.new_values(1, 1)
         vals[program.input_at["close"]] = close
@@ -243,50 +239,53 @@ class StreamingEngine:
         self.context_values[:, column] = program.run(vals, self.contexts.state,
                                                      self.contexts.ring, syms)[:, 0, 0]
         self.contexts.last[column] = stamp
+        self.contexts.last_values[column, 0] = close
 
     def update(self, symbol: str, bar: Mapping[str, object]) -> np.ndarray:
-        """Ingest one bar (``timestamp``, ``open``, ``high``, ``low``, ``close``, ``volume``) and
-        return the symbol's feature row."""
+        """Ingest one bar (``timestamp``, ``open``, ``high``, ``low``, ``close``, ``volume`` and
+        optionally ``known_at``) and return the symbol's feature row."""
         try:
             values = np.array([[bar["open"], bar["high"], bar["low"], bar["close"],
                                 bar["volume"]]], dtype=np.float64)
             stamps = np.array([to_ns(bar["timestamp"])])
+            known = np.array([to_ns(bar.get("known_at") or bar["timestamp"])])
         except KeyError as error:
             raise BarDataError(f"{symbol}: bar has no {error.args[0]!r}") from None
         except (TypeError, ValueError) as error:
             raise BarDataError(f"{symbol}: bar value is not a number ({error})") from None
         if symbol not in self.symbols.index:
             self._add_symbols([symbol])
-        problem, _, rows = self._live_step(np.array([self.symbols.index[symbol]]), stamps, values)
-        return rows[0] if problem == 0 else self.update_many([symbol], stamps, values)[0]
+        syms = np.array([self.symbols.index[symbol]])
+        problem, _, rows = self._live_step(syms, stamps, known, values)
+        return rows[0] if problem == 0 else self.update_many([symbol], stamps, values,
+                                                             known_at=known)[0]
 
-    def update_many(self, symbols: Sequence[str], timestamps: np.ndarray,
-                    bars: np.ndarray) -> np.ndarray:
-        """Step several symbols by one bar each: ``timestamps`` (int64 ns or datetime64, one per
-        symbol) and ``bars`` (symbols, 5) OHLCV. Returns (symbols, features).
+    def update_many(self, symbols: Sequence[str], timestamps: np.ndarray, bars: np.ndarray, *,
+                    known_at: np.ndarray | None = None) -> np.ndarray:
+        """Step several symbols by one bar each: ``timestamps`` (open times, int64 ns or
+        datetime64, one per symbol), ``bars`` (symbols, 5) OHLCV and ``known_at`` (when each
+        bar became known, the same types; default ``timestamps``). Returns (symbols, features).
 
         A bad bar (or a bar older than its symbol's last) raises before any state changes.
         """
         syms = self._columns(symbols)
-        stamps = np.asarray(timestamps)
-        if stamps.dtype.kind == "M":
-            stamps = stamps.astype("datetime64[ns]").view(np.int64)
-        stamps = np.ascontiguousarray(stamps, dtype=np.int64)
+        stamps = _ns_array(timestamps)
+        known = stamps if known_at is None else _ns_array(known_at)
         values = np.ascontiguousarray(bars, dtype=np.float64).reshape(len(syms), len(BAR_VALUES))
-        problem, j, rows = self._live_step(syms, stamps, values)
+        problem, j, rows = self._live_step(syms, stamps, known, values)
         if problem == 0:
             return rows
         if problem == 1:
             check_bar_values(values[j : j + 1], lambda _: symbols[j])
-        if problem == 2:
-            self.symbols.check_order(syms[j], stamps[j], symbols[j])
-        # some bars repeat their symbol's last bar: those change nothing and get their last row
+        for j in range(len(syms)):  # older bars and same-time bars with other values raise
+            self.symbols.check_order(syms[j], stamps[j], values[j], symbols[j])
+        # the rest repeat their symbol's last bar: those change nothing and get their last row
         fresh = stamps != self.symbols.last[syms]
         result = self._last_rows(syms)
         if fresh.any():
             chosen = np.flatnonzero(fresh)
             result[fresh] = self.update_many([symbols[j] for j in chosen], stamps[fresh],
-                                             values[fresh])
+                                             values[fresh], known_at=known[fresh])
         return result
 
     def _columns(self, symbols: Sequence[str]) -> np.ndarray:
@@ -305,15 +304,15 @@ class StreamingEngine:
         self._last_list = (symbols.copy(), syms)
         return syms
 
-    def _live_step(self, syms: np.ndarray, stamps: np.ndarray,
+    def _live_step(self, syms: np.ndarray, stamps: np.ndarray, known: np.ndarray,
                    values: np.ndarray) -> tuple[int, int, np.ndarray]:
         if self._scratch.shape[2] != len(syms):
             self._scratch = PROGRAM.new_values(1, len(syms))
         return live_step(
             PROGRAM.code, PROGRAM.params, self.symbols.state, self.symbols.ring, PROGRAM.outputs,
-            self._scratch, syms, stamps, values, self.slot_columns, self.sector_column,
+            self._scratch, syms, stamps, known, values, self.slot_columns, self.sector_column,
             self.contexts.last, self.context_values, self.max_age_ns, self.rows, self.seen,
-            self.symbols.last)
+            self.symbols.last, self.symbols.last_values)
 
     def _last_rows(self, syms: np.ndarray) -> np.ndarray:
         return self.rows[(self.seen[syms] - 1) % self.window_length, :, syms]
@@ -348,25 +347,50 @@ class StreamingEngine:
 class _Series:
     """Kernel memory of one program for many named series (symbols or market series)."""
 
-    def __init__(self, program) -> None:
+    def __init__(self, program, width: int) -> None:
         self.program = program
         self.index: dict[str, int] = {}  # name -> column in state and ring
         self.state, self.ring = program.new_memory(0)
-        self.last = np.empty(0, dtype=np.int64)  # timestamp (ns) of each series' last bar
+        # timestamp (ns; market series: known-at) and values (OHLCV or close) of each last bar
+        self.last = np.empty(0, dtype=np.int64)
+        self.last_values = np.empty((0, width))
 
     def add(self, names: list[str]) -> None:
         state, ring = self.program.new_memory(len(names))
         self.state = np.concatenate([self.state, state], axis=1)
         self.ring = np.concatenate([self.ring, ring], axis=1)
         self.last = np.append(self.last, np.full(len(names), np.iinfo(np.int64).min))
+        self.last_values = np.concatenate(
+            [self.last_values, np.full((len(names), self.last_values.shape[1]), np.nan)])
         for name in names:
             self.index[name] = len(self.index)
 
-    def check_order(self, column: int, stamp: int, name: str) -> None:
-        if stamp < self.last[column]:
-            raise BarDataError(
-                f"{name}: bar at {pd.Timestamp(stamp, tz='UTC')} is older than the last one "
-                f"({pd.Timestamp(self.last[column], tz='UTC')})")
+    def check_order(self, column: int, stamp: int, values: np.ndarray, name: str) -> bool:
+        """True if the bar repeats the last one; raise if it is older or differs from it."""
+        last = self.last[column]
+        if stamp > last:
+            return False
+        shown = pd.Timestamp(stamp, tz="UTC")
+        if stamp < last:
+            raise BarDataError(f"{name}: bar at {shown} is older than the last one "
+                               f"({pd.Timestamp(last, tz='UTC')})")
+        if not np.array_equal(values, self.last_values[column]):
+            raise BarDataError(f"{name}: bar at {shown} differs from the bar already seen then "
+                               f"({_shown(self.last_values[column])} before, {_shown(values)} "
+                               "now); a bar never changes")
+        return True
+
+
+def _shown(values: np.ndarray) -> str:
+    return "/".join(f"{value:g}" for value in values)
+
+
+def _ns_array(times: np.ndarray) -> np.ndarray:
+    """int64 ns (or datetime64) times as a contiguous int64 array."""
+    times = np.asarray(times)
+    if times.dtype.kind == "M":
+        times = times.astype("datetime64[ns]").view(np.int64)
+    return np.ascontiguousarray(times, dtype=np.int64)
 
 
 def to_ns(timestamp: object) -> int:

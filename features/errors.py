@@ -10,7 +10,15 @@ class TradecastError(Exception):
 
 
 class BarDataError(TradecastError, ValueError):
-    """Bars that cannot be used: missing columns, NaN, bad prices, duplicated or unsorted rows."""
+    """Bars that cannot be used: missing columns, NaN, bad prices, duplicated or unsorted rows.
+
+    ``field`` (when known) names the value at fault, e.g. ``bars[12].low``; the HTTP API
+    returns it next to the message.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class UnknownSymbolError(TradecastError, LookupError):

@@ -16,7 +16,6 @@ Errors make a series unusable; warnings deserve a look; notes are facts about th
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,11 +23,10 @@ import pandas as pd
 
 from features.bars import PRICE_COLUMNS, TIMEFRAMES
 from features.errors import UnknownSymbolError
+from features.sessions import ALWAYS_OPEN, CALENDAR_START_YEAR, calendar_for, exchange_calendar
 from features.store import BarStore
 
 ERROR, WARNING, NOTE = "error", "warning", "note"
-ALWAYS_OPEN = "24/7"  # the calendar name for crypto
-CALENDAR_START_YEAR = 1990  # calendars are built once from here (earlier when the data is older)
 
 # 3:2 splits are left out: a 50% day is rare for a stock but common for VIX.
 SPLIT_RATIOS = (2.0, 3.0, 4.0, 5.0, 7.0, 8.0, 10.0, 15.0, 20.0)
@@ -128,7 +126,7 @@ def check_store(
     for frame_length in timeframes:
         stored = store.symbols(frame_length)
         for symbol in stored if wanted is None else [s for s in wanted if s in stored]:
-            calendar = ALWAYS_OPEN if "/" in symbol else QualityConfig.calendar
+            calendar = calendar_for(symbol)
             bars = store.read(symbol, frame_length)
             reports.append(check_bars(bars, symbol, frame_length, QualityConfig(calendar=calendar)))
     missing = sorted(set(wanted or []) - {report.symbol for report in reports})
@@ -192,19 +190,12 @@ def _expected_times(
     step = TIMEFRAMES[timeframe]
     if calendar_name == ALWAYS_OPEN:
         return pd.date_range(first, last, freq=step)
-    calendar = _calendar(calendar_name, min(first.year, CALENDAR_START_YEAR))
+    calendar = exchange_calendar(calendar_name, min(first.year, CALENDAR_START_YEAR))
     if timeframe == "1d":
         sessions = calendar.sessions_in_range(first.tz_localize(None), last.tz_localize(None))
         return sessions.tz_localize("UTC")
     minutes = calendar.minutes_in_range(first, last)
     return minutes[(minutes - minutes.normalize()) % step == pd.Timedelta(0)]
-
-
-@functools.lru_cache(maxsize=4)
-def _calendar(name: str, first_year: int):
-    import exchange_calendars
-
-    return exchange_calendars.get_calendar(name, start=f"{first_year}-01-01")
 
 
 def _ohlc(bars: pd.DataFrame) -> list[Issue]:

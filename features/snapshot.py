@@ -24,7 +24,7 @@ from features.errors import ArtifactError
 if TYPE_CHECKING:
     from features.engine import StreamingEngine
 
-FORMAT = 1  # bump when the layout below changes
+FORMAT = 2  # bump when the layout below changes (2: the last bar's values; 1 loads with NaN)
 
 
 def save_engine(engine: StreamingEngine, path: Path) -> Path:
@@ -44,12 +44,14 @@ def save_engine(engine: StreamingEngine, path: Path) -> Path:
         "symbol_state": engine.symbols.state,
         "symbol_ring": engine.symbols.ring,
         "symbol_last": engine.symbols.last,
+        "symbol_last_values": engine.symbols.last_values,
         "rows": engine.rows,
         "seen": engine.seen,
         "contexts": np.array(list(engine.contexts.index), dtype=str),
         "context_state": engine.contexts.state,
         "context_ring": engine.contexts.ring,
         "context_last": engine.contexts.last,
+        "context_last_values": engine.contexts.last_values,
         "context_values": engine.context_values,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -71,7 +73,8 @@ def load_engine(cls: type[StreamingEngine], path: Path) -> StreamingEngine:
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
         raise ArtifactError(f"{path}: not an engine snapshot ({error})") from None
     engine = cls(window=header["window"], max_age=pd.Timedelta(header["max_age_ns"], "ns"))
-    expected = {"format": FORMAT, "program": engine.symbols.program.fingerprint(),
+    expected = {"format": header.get("format") if header.get("format") in (1, FORMAT) else FORMAT,
+                "program": engine.symbols.program.fingerprint(),
                 "context_program": engine.contexts.program.fingerprint()}
     for key, value in expected.items():
         if header.get(key) != value:
@@ -81,11 +84,21 @@ def load_engine(cls: type[StreamingEngine], path: Path) -> StreamingEngine:
     engine.symbols.index = {str(name): i for i, name in enumerate(arrays["symbols"])}
     engine.symbols.state, engine.symbols.ring = arrays["symbol_state"], arrays["symbol_ring"]
     engine.symbols.last = arrays["symbol_last"]
+    engine.symbols.last_values = _last_values(arrays, "symbol", engine.symbols.last_values)
     engine.sectors = [str(name) for name in arrays["sectors"]]
     engine.rows, engine.seen = arrays["rows"], arrays["seen"]
     engine.contexts.index = {str(name): i for i, name in enumerate(arrays["contexts"])}
     engine.contexts.state, engine.contexts.ring = arrays["context_state"], arrays["context_ring"]
     engine.contexts.last = arrays["context_last"]
+    engine.contexts.last_values = _last_values(arrays, "context", engine.contexts.last_values)
     engine.context_values = arrays["context_values"]
     engine._link_sectors()
     return engine
+
+
+def _last_values(arrays: dict[str, np.ndarray], kind: str, empty: np.ndarray) -> np.ndarray:
+    """The last bars' values; NaN (unknown: a repeat then counts as a conflict) in a format 1
+    snapshot, which did not keep them."""
+    if f"{kind}_last_values" in arrays:
+        return arrays[f"{kind}_last_values"]
+    return np.full((len(arrays[f"{kind}_last"]), empty.shape[1]), np.nan)

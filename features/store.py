@@ -6,6 +6,10 @@ written,
 and the file is replaced atomically (a temporary file in the same folder, then ``os.replace``),
 so a crash mid-write leaves the old file whole and a write that adds nothing touches nothing.
 One writer per file at a time; readers never see a half-written file.
+
+Every stored bar has its ``known_at`` time (:mod:`features.sessions`): the one it came with,
+else from the timeframe and the symbol's calendar (:func:`features.sessions.calendar_for`);
+a file written before known-at times existed gets them the same way when read.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import pyarrow.parquet as pq
 
 from features.bars import PRICE_COLUMNS, check_timeframe, parse_utc, validate_bars
 from features.errors import BarDataError, UnknownSymbolError
+from features.sessions import calendar_for, with_known_at
 
 SUFFIX = ".parquet"
 
@@ -37,15 +42,20 @@ class BarStore:
         file_name = quote(symbol.upper(), safe="^.-_=") + SUFFIX
         return self.root / check_timeframe(timeframe) / file_name
 
-    def write(self, symbol: str, timeframe: str, bars: pd.DataFrame) -> int:
-        """Merge ``bars`` into the store and return how many new bars were added."""
+    def write(self, symbol: str, timeframe: str, bars: pd.DataFrame,
+              calendar: str | None = None) -> int:
+        """Merge ``bars`` into the store and return how many new bars were added.
+
+        ``calendar`` (default: :func:`~features.sessions.calendar_for` the symbol) dates the
+        ends of bars that come without ``known_at``."""
         path = self.path(symbol, timeframe)
         if bars.empty:  # a vendor with nothing new to say
             return 0
         origin = f"{symbol.upper()} {timeframe}"
-        new = validate_bars(bars, origin)
+        calendar = calendar or calendar_for(symbol)
+        new = with_known_at(validate_bars(bars, origin), timeframe, calendar)
         if path.exists():
-            stored = self._read_file(path)
+            stored = with_known_at(self._read_file(path), timeframe, calendar)
             _refuse_changed_bars(stored, new, origin)
             unseen = new[~new["timestamp"].isin(stored["timestamp"])]
             merged = validate_bars(pd.concat([stored, unseen], ignore_index=True), origin)
@@ -70,7 +80,7 @@ class BarStore:
             raise UnknownSymbolError(
                 f"no {timeframe} bars for {symbol.upper()} in {self.root} (stored: {known})"
             )
-        bars = self._read_file(path)
+        bars = with_known_at(self._read_file(path), timeframe, calendar_for(symbol))
         if start is not None:
             bars = bars[bars["timestamp"] >= parse_utc(start, "start")]
         if end is not None:

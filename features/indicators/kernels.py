@@ -25,6 +25,8 @@ import math
 import numpy as np
 from numba import njit
 
+from features.bars import bar_ok
+
 # Operation codes. Inputs are filled by the caller; constants and element-wise operations keep
 # no memory; the rest own state slots and ring rows.
 INPUT, CONST = 0, 1
@@ -311,27 +313,27 @@ def calendar(stamps, day_of_week, month):
 
 
 @njit(cache=True, error_model="numpy")
-def live_step(code, params, state, ring, outputs, vals, syms, stamps, bars, slot_columns,
-              sector_column, context_last, context_values, max_age, rows, seen, last):
+def live_step(code, params, state, ring, outputs, vals, syms, stamps, known, bars, slot_columns,
+              sector_column, context_last, context_values, max_age, rows, seen, last,
+              last_bars):
     """One new bar for each selected symbol, compiled end to end (the streaming hot path).
 
     Checks every bar first and changes nothing unless all pass; returns ``(problem, j, result)``:
     problem 0: all stepped, ``rows`` (symbols, outputs) are their new feature rows; 1: bar ``j``
-    has NaN/inf, non-positive prices or negative volume; 2: bar ``j`` is older than its symbol's
-    last bar; 3: bar ``j`` repeats it (the caller handles repeats).
+    breaks the bar rule (:func:`features.bars.bar_ok`); 2: bar ``j`` is older than its symbol's
+    last bar; 3: bar ``j`` has its time (the caller handles repeats and conflicts).
+    ``stamps`` are the bars' open times (calendar, order), ``known`` their known-at times.
     ``vals`` is scratch room for the program's values, (nodes, 1, symbols), reused between
     steps. Inputs are laid out as the catalogue's ``INPUTS``: open, high, low, close, volume, day of
     week, month, then per context slot its values and availability. A context bar counts only
-    if stamped at or before the bar and at most ``max_age`` older (``features.context``'s rule);
+    if known by the bar's known-at time and at most ``max_age`` before (``features.context``);
     the last slot is the symbol's sector, found through ``sector_column``.
     """
     width = syms.shape[0]
     for j in range(width):
         s = syms[j]
-        for f in range(5):
-            x = bars[j, f]
-            if x != x or abs(x) == np.inf or (x <= 0.0 if f < 4 else x < 0.0):
-                return 1, j, np.empty((0, 0))
+        if not bar_ok(bars[j, 0], bars[j, 1], bars[j, 2], bars[j, 3], bars[j, 4]):
+            return 1, j, np.empty((0, 0))
         if stamps[j] < last[s]:
             return 2, j, np.empty((0, 0))
         if stamps[j] == last[s]:
@@ -344,8 +346,8 @@ def live_step(code, params, state, ring, outputs, vals, syms, stamps, bars, slot
         for slot in range(slot_columns.shape[0]):
             column = sector_column[s] if slot == slot_columns.shape[0] - 1 else slot_columns[slot]
             first = 7 + slot * per_slot
-            fresh = (column >= 0 and context_last[column] <= stamps[j]
-                     and stamps[j] - context_last[column] <= max_age)
+            fresh = (column >= 0 and context_last[column] <= known[j]
+                     and known[j] - context_last[column] <= max_age)
             for v in range(per_slot - 1):
                 vals[first + v, 0, j] = context_values[v, column] if fresh else np.nan
             vals[first + per_slot - 1, 0, j] = 1.0 if fresh else 0.0
@@ -362,4 +364,6 @@ def live_step(code, params, state, ring, outputs, vals, syms, stamps, bars, slot
     for j in range(width):
         seen[syms[j]] += 1
         last[syms[j]] = stamps[j]
+        for f in range(5):
+            last_bars[syms[j], f] = bars[j, f]
     return 0, 0, result.T

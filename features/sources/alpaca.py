@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from features.errors import SourceError
+from features.sessions import calendar_for
 from features.sources.base import BarSource, RetryConfig, register, vendor_bars
 
 KEY_ID_VARIABLE = "APCA_API_KEY_ID"
@@ -58,7 +59,8 @@ class AlpacaSource(BarSource):
         rows = [{ours: bar[theirs] for theirs, ours in BAR_FIELDS.items()}
                 for bar in raw.get(symbol) or []]
         frame = pd.DataFrame(rows, columns=list(BAR_FIELDS.values()))
-        return vendor_bars(frame, timeframe, start, end, f"alpaca {symbol}", "America/New_York")
+        return vendor_bars(frame, timeframe, start, end, f"alpaca {symbol}", "America/New_York",
+                           calendar_for(symbol))
 
     def _stock_request(self, symbol: str, timeframe: str, start: pd.Timestamp, end: pd.Timestamp):
         from alpaca.data.enums import Adjustment, DataFeed

@@ -1,8 +1,22 @@
 """What every data source shares: the interface, the registry, retries and the bar conversion.
 
 A source turns (symbol, timeframe, start, end) into a bar frame (see :mod:`features.bars`) with
-``start <= timestamp < end``. Vendor clients are imported inside the sources' methods, so that
-importing :mod:`features.sources` stays cheap and a missing vendor package only hurts its source.
+``start <= timestamp < end`` and every bar's ``known_at`` (:mod:`features.sessions`).
+
+Stamp conventions (every vendor stamps a bar at its **open**; tradecast keeps that as
+``timestamp`` and adds the end as ``known_at``):
+
+- **Alpaca**: ``t`` is the open in UTC; daily bars are stamped at New York midnight (04:00 or
+  05:00 UTC) and moved to their session date; stocks end at the XNYS close, crypto pairs
+  (``BTC/USD``) at 24:00 UTC of the date;
+- **yfinance**: the index is the open in the exchange's zone; daily bars at local midnight are
+  moved to their date and end at the XNYS close (``24/7`` for pairs); intraday at open + length;
+- **Binance**: kline open times in UTC ms; daily klines cover 00:00-24:00 UTC (``24/7``);
+- **CSV** (:mod:`features.csv_import`): the open, or the session date for daily bars; a
+  ``known_at`` column, when present, states the end.
+
+Vendor clients are imported inside the sources' methods, so that importing
+:mod:`features.sources` stays cheap and a missing vendor package only hurts its source.
 """
 
 from __future__ import annotations
@@ -16,8 +30,9 @@ from typing import Any, ClassVar, TypeVar
 import pandas as pd
 import tenacity
 
-from features.bars import TIMEFRAMES, check_timeframe, empty_bars, validate_bars
+from features.bars import check_timeframe, empty_bars, validate_bars
 from features.errors import SourceError
+from features.sessions import with_known_at
 
 log = logging.getLogger(__name__)
 
@@ -115,22 +130,23 @@ def vendor_bars(
     end: pd.Timestamp,
     origin: str,
     session_zone: str,
+    calendar: str,
 ) -> pd.DataFrame:
     """Turn a vendor's frame (our column names, tz-aware ``timestamp``) into a bar frame.
 
     Daily bars are moved to their session date at 00:00 UTC: the date in ``session_zone``, the
     exchange's time zone (vendors stamp a New York session at 04:00, 05:00 or 14:30 UTC). A bar
-    whose period has not ended yet is left out: it would still change, and the store refuses a
-    stored bar that changes.
+    whose period has not ended yet (``known_at`` after now, on ``calendar``) is left out: it
+    would still change, and the store refuses a stored bar that changes.
     """
     check_timeframe(timeframe)
     if frame.empty:
-        return empty_bars(with_adj_close="adj_close" in frame)
+        return with_known_at(empty_bars(with_adj_close="adj_close" in frame), timeframe, calendar)
     stamps = pd.to_datetime(frame["timestamp"], utc=True)
     if timeframe == "1d":
         local_dates = stamps.dt.tz_convert(session_zone).dt.tz_localize(None).dt.normalize()
         stamps = local_dates.dt.tz_localize("UTC")
-    bars = validate_bars(frame.assign(timestamp=stamps), origin)
-    finished = bars["timestamp"] + TIMEFRAMES[timeframe] <= pd.Timestamp.now(tz="UTC")
+    bars = with_known_at(validate_bars(frame.assign(timestamp=stamps), origin), timeframe, calendar)
+    finished = bars["known_at"] <= pd.Timestamp.now(tz="UTC")
     inside = (bars["timestamp"] >= start) & (bars["timestamp"] < end) & finished
     return bars[inside].reset_index(drop=True)

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import pandas as pd
 
 from features.bars import TIMEFRAMES, check_timeframe
+from features.sessions import ALWAYS_OPEN
 from features.sources.base import BarSource, RetryConfig, register, vendor_bars
 
 TIMEFRAMES_CCXT = {"1min": "1m", "5min": "5m", "15min": "15m", "1h": "1h", "1d": "1d"}
@@ -77,7 +78,7 @@ class BinanceSource(BarSource):
             since = page[-1][0] + step_ms
         frame = pd.DataFrame(rows, columns=KLINE_FIELDS)
         frame["timestamp"] = pd.to_datetime(frame["timestamp"], unit="ms", utc=True)
-        return vendor_bars(frame, timeframe, start, end, f"binance {symbol}", "UTC")
+        return vendor_bars(frame, timeframe, start, end, f"binance {symbol}", "UTC", ALWAYS_OPEN)
 
     def is_transient(self, error: BaseException) -> bool:
         import ccxt

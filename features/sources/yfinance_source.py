@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from features.bars import check_timeframe
+from features.sessions import calendar_for
 from features.sources.base import BarSource, RetryConfig, register, vendor_bars
 
 # tradecast symbol -> Yahoo ticker, where they differ beyond "/" -> "-" (BTC/USD -> BTC-USD)
@@ -64,7 +65,8 @@ class YFinanceSource(BarSource):
         frame = frame.rename(columns=COLUMNS)[list(COLUMNS.values())]
         frame = frame.rename_axis("timestamp").reset_index()
         zone = frame["timestamp"].dt.tz if len(frame) else "America/New_York"
-        return vendor_bars(frame, timeframe, start, end, f"yfinance {symbol}", str(zone))
+        return vendor_bars(frame, timeframe, start, end, f"yfinance {symbol}", str(zone),
+                           calendar_for(symbol))
 
     def is_transient(self, error: BaseException) -> bool:
         import requests

@@ -80,7 +80,7 @@ def test_missing_column_is_named():
 
 def test_conflicting_duplicate_is_refused():
     raw = make_bars()
-    conflict = raw.iloc[[2]].assign(close=999.0)
+    conflict = raw.iloc[[2]].assign(close=102.5)  # a valid bar, other than row 2
     with pytest.raises(BarDataError, match=r"row 5: timestamp 2020-01-04 .* repeats row 2"):
         validate_bars(pd.concat([raw, conflict], ignore_index=True), "test")
 

@@ -186,7 +186,7 @@ def test_alpaca_empty_answer_is_an_empty_frame(alpaca):
     server, source = alpaca
     server.load("alpaca_stock_empty")
     bars = source.fetch("AAPL", "1d", *WEEK)
-    assert bars.empty and list(bars.columns) == list(BAR_COLUMNS)
+    assert bars.empty and list(bars.columns) == [*BAR_COLUMNS, "known_at"]
 
 
 def test_alpaca_refused_keys_fail_at_once_without_showing_them(alpaca):
