@@ -140,6 +140,16 @@ def check_known_at(stamps: np.ndarray, known_at: np.ndarray, where: Where) -> No
                            field=f"{where(i)}.known_at")
 
 
+def check_bars(stamps: np.ndarray, values: np.ndarray, known_at: np.ndarray | None,
+               where: Where) -> None:
+    """The whole rule on arrays: int64-ns open times, (n, 5) OHLCV values and (optionally)
+    known-at times, as a request or a live feed delivers them."""
+    check_bar_times(stamps, where)
+    check_bar_values(values, where)
+    if known_at is not None:
+        check_known_at(stamps, known_at, where)
+
+
 def parse_utc(moment: str | pd.Timestamp, label: str = "time") -> pd.Timestamp:
     """A date or time as a UTC timestamp; one without a zone is taken to be UTC."""
     try:

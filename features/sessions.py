@@ -121,3 +121,11 @@ def with_known_at(bars: pd.DataFrame, timeframe: str, calendar: str) -> pd.DataF
     stamped = bars.copy()
     stamped[KNOWN_AT] = pd.to_datetime(ends, utc=True).as_unit("ns")
     return stamped
+
+
+def bar_end(timestamp: object, timeframe: str, calendar: str) -> pd.Timestamp:
+    """The known-at time of one bar opening at ``timestamp`` (naive means UTC)."""
+    stamp = pd.Timestamp(timestamp)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    end = bar_ends(np.array([stamp.as_unit("ns").value]), timeframe, calendar)[0]
+    return pd.Timestamp(int(end), tz="UTC")

@@ -22,8 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from features.bars import check_bars
 from features.engine import StreamingEngine
 from features.errors import UnknownSymbolError
 from features.signal_rule import SignalState
@@ -87,15 +89,24 @@ class LiveBook:
     def ingest(
         self, symbol: str, bar: dict[str, Any], context: dict[str, dict[str, Any]] | None = None
     ) -> IngestResult:
-        """Apply one bar (and the context closes that came with it); idempotent."""
+        """Apply one bar (and the context closes that came with it); idempotent.
+
+        ``bar`` and each context point may carry ``known_at`` (when they became known); without
+        it a time is taken as its own known-at time. The bar must pass the bar validation and
+        every context point must be known by the bar's known-at time, or nothing changes."""
         bar_time = pd.Timestamp(bar["timestamp"])
-        bar = {"timestamp": bar_time.isoformat(), **{k: float(bar[k]) for k in PRICE_FIELDS}}
+        known = known_at(bar)
+        values = [float(bar[k]) for k in PRICE_FIELDS]
+        check_bars(np.array([bar_time.value]), np.array([values]),
+                   np.array([known.value]) if bar.get("known_at") else None, lambda _: "bar")
+        bar = {"timestamp": bar_time.isoformat(), **dict(zip(PRICE_FIELDS, values, strict=True)),
+               "known_at": known.isoformat()}
         context = {
             name: {"timestamp": pd.Timestamp(point["timestamp"]).isoformat(),
-                   "close": float(point["close"])}
+                   "close": float(point["close"]), "known_at": known_at(point).isoformat()}
             for name, point in (context or {}).items()
         }
-        check_context(context, bar_time)
+        check_context(context, known)
         with self.lock:
             state = self.symbols.get(symbol)
             if state is not None and self.is_duplicate(symbol, state, bar):
@@ -135,8 +146,9 @@ class LiveBook:
         symbol, bar = entry["symbol"], entry["bar"]
         timestamp = pd.Timestamp(bar["timestamp"])
         for name, point in sorted(entry["context"].items()):
-            self.engine.update_context(name, pd.Timestamp(point["timestamp"]), point["close"])
-        self.engine.update(symbol, {**bar, "timestamp": timestamp})
+            self.engine.update_context(name, pd.Timestamp(point["timestamp"]), point["close"],
+                                       known_at=known_at(point))
+        self.engine.update(symbol, {**bar, "timestamp": timestamp, "known_at": known_at(bar)})
         state = self.symbols.setdefault(symbol, SymbolState(last_bar=bar))
         state.last_bar, state.bars, self.seq = bar, state.bars + 1, entry["seq"]
         if state.bars >= MIN_BARS:
@@ -217,8 +229,16 @@ class LiveBook:
             self.journal.close()
 
 
-def check_context(context: dict[str, dict[str, Any]] | None, bar_time: pd.Timestamp) -> None:
-    """Context closes must be at or before the bar they come with (as-of, never after)."""
+def known_at(point: dict[str, Any]) -> pd.Timestamp:
+    """A journaled bar's or context point's known-at time (journals from before known-at times
+    existed hold none: the timestamp was taken as known-at time then)."""
+    return pd.Timestamp(point.get("known_at") or point["timestamp"])
+
+
+def check_context(context: dict[str, dict[str, Any]] | None, bar_known: pd.Timestamp) -> None:
+    """Context closes must have become known by the end of the bar they come with."""
     for name, point in (context or {}).items():
-        if pd.Timestamp(point["timestamp"]) > bar_time:
-            raise InputError(f"context.{name}.timestamp", "is after the bar's timestamp")
+        if pd.Timestamp(point["known_at"]) > bar_known:
+            raise InputError(
+                f"context.{name}.known_at", f"ends at {point['known_at']}, after the bar "
+                f"(known at {bar_known.isoformat()}): a bar never sees a later close")

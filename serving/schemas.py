@@ -12,6 +12,9 @@ from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
+from features.bars import check_timeframe
+from features.sessions import DEFAULT_CALENDAR, check_calendar
+
 MAX_BARS = 5000  # the longest window of bars one predict request may carry
 MAX_SYMBOLS = 1000  # symbols per `signals` request
 FIRST_TIME = datetime(1900, 1, 1, tzinfo=UTC)  # earliest bar time accepted
@@ -42,6 +45,21 @@ def representable(value: datetime) -> datetime:
 
 
 Time = Annotated[AwareDatetime, AfterValidator(representable)]
+KnownAt = Annotated[
+    Time | None,
+    Field(description="When the bar became known (its end), ISO 8601 with a zone; default: "
+          "from its timestamp, timeframe and calendar (daily: the session's close)."),
+]
+Timeframe = Annotated[
+    str, AfterValidator(check_timeframe),
+    Field(description="Bar length: 1min, 5min, 15min, 1h or 1d; with the calendar it dates "
+          "each bar's end (known_at) when the bar does not state it."),
+]
+Calendar = Annotated[
+    str, AfterValidator(check_calendar),
+    Field(description="Trading calendar of the bars: an exchange_calendars name (XNYS) or "
+          "24/7 (crypto: daily bars end at 24:00 UTC)."),
+]
 Price = Annotated[float, Field(ge=0, description="Price, > 0."), AfterValidator(positive)]
 
 
@@ -53,6 +71,7 @@ class Bar(Strict):
     timestamp: Time = Field(
         description="Bar open time, ISO 8601 with a zone (daily bars: the session date 00:00Z)."
     )
+    known_at: KnownAt = None
     open: Price
     high: Price
     low: Price
@@ -61,8 +80,14 @@ class Bar(Strict):
 
 
 class ContextPoint(Strict):
-    timestamp: Time = Field(description="Time of this context close, ISO 8601 with zone.")
+    timestamp: Time = Field(
+        description="Open time of this context bar, ISO 8601 with zone (daily: the session "
+        "date 00:00Z)."
+    )
     close: Price = Field(description="Close of the context series (e.g. SPY, VIX).")
+    known_at: KnownAt = None
+    timeframe: Timeframe = "1d"
+    calendar: Calendar = DEFAULT_CALENDAR
 
 
 ContextBars = Annotated[
@@ -78,6 +103,8 @@ class PredictRequest(Strict):
         description="Recent bars, oldest first: the window (60) plus the features' warm-up.",
     )
     context: ContextBars | None = None
+    timeframe: Timeframe = "1d"
+    calendar: Calendar = DEFAULT_CALENDAR
     position: list[float] | None = Field(
         default=None, description="Position state for the `full` variant (POSITION_DIM numbers)."
     )
@@ -93,8 +120,10 @@ class IngestRequest(Strict):
     symbol: Symbol
     bar: Bar = Field(description="The symbol's newest bar; the same bar again changes nothing.")
     context: dict[str, ContextPoint] | None = Field(
-        default=None, description="Context closes at or before this bar, by series name."
+        default=None, description="Context closes known by this bar's end, by series name."
     )
+    timeframe: Timeframe = "1d"
+    calendar: Calendar = DEFAULT_CALENDAR
     return_attention: bool = Field(default=False, description="Also return attention weights.")
 
 

@@ -23,6 +23,7 @@ from serving.pipeline import (
     config_from_env,
     context_frames,
     forecast_dict,
+    point_known_at,
     with_attention,
 )
 from serving.registry import ModelRegistry
@@ -71,7 +72,8 @@ class TradecastService:
         """Forecast and signal (from flat) from a window of bars."""
         result = self.forecaster.forecast_bars(
             request.symbol,
-            bars_frame([vars(bar) for bar in request.bars]),  # model_dump: 120 copies
+            bars_frame([vars(bar) for bar in request.bars],  # model_dump: 120 copies
+                       timeframe=request.timeframe, calendar=request.calendar),
             context_frames(request.context),
             request.variant,
             request.position,
@@ -82,8 +84,11 @@ class TradecastService:
     @answers_errors
     async def ingest(self, request: IngestRequest, /) -> IngestResponse:
         """Add a symbol's newest bar to its live state; the same bar twice changes nothing."""
-        context = {name: point.model_dump() for name, point in (request.context or {}).items()}
-        result = self.live.ingest(request.symbol, request.bar.model_dump(), context)
+        context = {name: {**point.model_dump(), "known_at": point_known_at(vars(point))}
+                   for name, point in (request.context or {}).items()}
+        bar = request.bar.model_dump()
+        bar["known_at"] = point_known_at(bar, request.timeframe, request.calendar)
+        result = self.live.ingest(request.symbol, bar, context)
         return ingest_response(result, request.return_attention)
 
     @bentoml.api
