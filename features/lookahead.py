@@ -7,8 +7,10 @@ every feature at rows at or before t with the full-series run:
 - **bars perturbed**: every bar after t is scaled by a random factor (prices and volume, so the
   bars stay valid);
 - **context truncated** / **context perturbed**: the same with the market context series
-  (SPY, VIX, ...) cut or perturbed after t's timestamp; the as-of join may use a context bar
-  stamped at t, never one after it;
+  (SPY, VIX, ...) cut or perturbed where they became known after bar t did; the as-of join may
+  use a context bar known by the end of t, never a later one. "After" compares known-at times
+  (:mod:`features.sessions`), so the checks hold for any mix of timeframes and calendars:
+  daily context on minute bars, hourly context on daily bars, crypto against stocks;
 - **selection**: feature selection fitted on the rows up to t gives the same names when every
   later row is replaced by one random vector in every column (which would make all features
   perfectly correlated, were those rows looked at).
@@ -33,6 +35,7 @@ from features.engine import compute_features, feature_names
 from features.errors import BarDataError
 from features.home import resolve_home
 from features.selection import DEFAULT_THRESHOLD, select_features
+from features.sessions import known_at_ns
 from features.store import BarStore
 
 Compute = Callable[[pd.DataFrame, Mapping[str, pd.DataFrame] | None], pd.DataFrame]
@@ -45,7 +48,7 @@ SHOWN_COLUMNS = 5  # leaking columns named in a report line
 @dataclass(frozen=True)
 class CheckResult:
     check: str  # which test: "bars truncated", "bars perturbed", "context ...", "selection"
-    cut: pd.Timestamp  # the last bar whose features must not change
+    cut: pd.Timestamp  # known-at time of the last bar whose features must not change
     leaking: tuple[str, ...]  # columns (or selected names) that changed at or before the cut
     max_abs_diff: float  # largest change seen at or before the cut (inf: NaN became a number)
 
@@ -108,12 +111,15 @@ def check_lookahead(
         raise BarDataError(f"{series}: a look-ahead check needs at least 3 bars, got {len(bars)}")
     if cuts < 1:
         raise ValueError(f"cuts must be at least 1, got {cuts}")
-    context = dict(context or {})
+    # known-at times are fixed once: a guessed bar length must not change when rows are cut
+    bars = _with_known_at(bars, series)
+    context = {name: _with_known_at(frame, f"context {name}")
+               for name, frame in (context or {}).items()}
     rng = np.random.default_rng(seed)
     full = compute(bars, context)
     results = []
     for row in _cut_rows(len(bars), cuts):
-        cut = bars["timestamp"].iloc[row]
+        cut = bars["known_at"].iloc[row]
         kept = slice(0, row + 1)
         altered = {  # check -> the inputs the engine runs on again
             "bars truncated": (bars.iloc[kept], context),
@@ -121,7 +127,7 @@ def check_lookahead(
         }
         if context:
             altered["context truncated"] = (
-                bars, {name: c[c["timestamp"] <= cut] for name, c in context.items()}
+                bars, {name: c[c["known_at"] <= cut] for name, c in context.items()}
             )
             altered["context perturbed"] = (
                 bars, {name: _perturb_after(c, cut, rng) for name, c in context.items()}
@@ -138,14 +144,20 @@ def _cut_rows(length: int, cuts: int) -> list[int]:
     return sorted({int(row) for row in np.linspace(0, length - 1, cuts + 2)[1:-1].round()})
 
 
+def _with_known_at(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
+    if "known_at" in frame.columns:
+        return frame
+    return frame.assign(known_at=pd.to_datetime(known_at_ns(frame, origin), utc=True))
+
+
 def _perturb_after(
     frame: pd.DataFrame, cut: pd.Timestamp, rng: np.random.Generator
 ) -> pd.DataFrame:
-    """A copy with every row stamped after ``cut`` scaled by random factors.
+    """A copy with every row known after ``cut`` scaled by random factors.
 
     All prices of a bar share one factor, so high >= open, close >= low still holds.
     """
-    later = (frame["timestamp"] > cut).to_numpy()
+    later = (frame["known_at"] > cut).to_numpy()
     shaken = frame.copy()
     price_factor = np.exp(rng.normal(0.0, PRICE_NOISE, later.sum()))
     volume_factor = np.exp(rng.normal(0.0, VOLUME_NOISE, later.sum()))
@@ -206,9 +218,12 @@ def read_series(
 def read_context(
     items: list[str], home: str | os.PathLike[str] | None = None, timeframe: str = "1d"
 ) -> dict[str, pd.DataFrame]:
-    """Context series from ``NAME=CSV_OR_SYMBOL`` items (a bare ``NAME`` is a stored symbol)."""
+    """Context series from ``NAME=CSV_OR_SYMBOL[@TIMEFRAME]`` items (a bare ``NAME`` is a
+    stored symbol); stored symbols are read at ``@TIMEFRAME``, else ``timeframe``. Any
+    timeframe goes with any other: the join compares known-at times."""
     context = {}
     for item in items:
         name, _, spec = item.partition("=")
-        context[name.upper()] = read_series(spec or name, home, timeframe)
+        spec, _, own_timeframe = (spec or name).partition("@")
+        context[name.upper()] = read_series(spec, home, own_timeframe or timeframe)
     return context

@@ -29,6 +29,11 @@ def start_list() -> None:
     console.print(f"longest warm-up: {MAX_WARMUP} bars; context columns are NaN where missing")
 
 
+ContextTimeframe = Annotated[
+    str, typer.Option(help="Bar length of stored context symbols without @TIMEFRAME.")
+]
+
+
 @app.command("compute")
 def start_compute(
     bars: Annotated[str, typer.Option(help="A CSV file of bars or a stored symbol.")],
@@ -38,25 +43,24 @@ def start_compute(
     ),
     context: Annotated[
         list[str] | None,
-        typer.Option(help="Market context NAME=CSV_OR_SYMBOL (repeatable): SPY, QQQ, VIX, SECTOR."),
+        typer.Option(help="Market context NAME=CSV_OR_SYMBOL[@TIMEFRAME] (repeatable): SPY, "
+                     "QQQ, VIX, SECTOR; joined on known-at times, any timeframe."),
     ] = None,
     timeframe: Annotated[str, typer.Option(help="Bar length of stored symbols.")] = "1d",
+    context_timeframe: ContextTimeframe = "1d",
     home: HomeOption = None,
 ) -> None:
     """Features of one series: a timestamp column and one column per feature."""
     from features.engine import compute_features, stream_features
     from features.errors import TradecastError
-    from features.lookahead import read_series
+    from features.lookahead import read_context, read_series
 
     if mode not in ("batch", "stream"):
         raise TradecastError(f"--mode {mode!r}: use batch or stream")
     if out.suffix not in (".parquet", ".csv"):
         raise TradecastError(f"--out {out}: the file must end in .parquet or .csv")
     series = read_series(bars, home, timeframe)
-    joined = {}
-    for item in context or []:
-        name, _, spec = item.partition("=")
-        joined[name.upper()] = read_series(spec or name, home, timeframe)
+    joined = read_context(context or [], home, context_timeframe)
     compute = compute_features if mode == "batch" else stream_features
     frame = compute(series, joined)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -73,9 +77,11 @@ def start_check_lookahead(
     cuts: Annotated[int, typer.Option(help="Cut points to test, spread over the series.")] = 5,
     context: Annotated[
         list[str] | None,
-        typer.Option(help="Market context NAME=CSV_OR_SYMBOL (repeatable), e.g. SPY=SPY."),
+        typer.Option(help="Market context NAME=CSV_OR_SYMBOL[@TIMEFRAME] (repeatable), e.g. "
+                     "SPY=SPY or SPY=SPY@1h; any timeframe mix is checked."),
     ] = None,
     timeframe: Annotated[str, typer.Option(help="Bar length of stored symbols.")] = "1d",
+    context_timeframe: ContextTimeframe = "1d",
     seed: Annotated[int, typer.Option(help="Seed of the random perturbations.")] = 0,
     home: HomeOption = None,
 ) -> None:
@@ -83,7 +89,7 @@ def start_check_lookahead(
     from features.lookahead import check_lookahead, read_context, read_series
 
     series = read_series(bars, home, timeframe)
-    joined = read_context(context or [], home, timeframe)
+    joined = read_context(context or [], home, context_timeframe)
     report = check_lookahead(series, joined, cuts=cuts, seed=seed, series=bars)
     typer.echo(report.format())
     if not report.passed:
