@@ -116,8 +116,8 @@ def with_known_at(bars: pd.DataFrame, timeframe: str, calendar: str) -> pd.DataF
     (it was stated by the vendor or the file)."""
     if KNOWN_AT in bars.columns:
         return bars
-    ends = bar_ends(bars["timestamp"].to_numpy("int64") if len(bars) else np.empty(0, np.int64),
-                    timeframe, calendar)
+    opens = bars["timestamp"].dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+    ends = bar_ends(opens.to_numpy("int64"), timeframe, calendar)
     stamped = bars.copy()
     stamped[KNOWN_AT] = pd.to_datetime(ends, utc=True).as_unit("ns")
     return stamped
