@@ -63,7 +63,7 @@ def minutes(sample_dir) -> pd.DataFrame:
 
 
 def daily_from(minutes: pd.DataFrame) -> pd.DataFrame:
-    """The minute file's own sessions as daily bars (the sample's daily files end before 2019-11)."""
+    """The minute file's sessions as daily bars (the sample's daily files end before 2019-11)."""
     day = minutes["timestamp"].dt.tz_convert("America/New_York").dt.date
     grouped = minutes.groupby(day)
     daily = pd.DataFrame({

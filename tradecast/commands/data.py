@@ -24,6 +24,10 @@ def start_import(
     timezone: Annotated[
         str, typer.Option(help="Time zone of intraday times that carry none.")
     ] = "America/New_York",
+    calendar: Annotated[
+        str | None, typer.Option(help="Trading calendar dating the bars' ends: XNYS, 24/7... "
+                                 "(default: 24/7 for pairs with a slash, else XNYS).")
+    ] = None,
     home: HomeOption = None,
 ) -> None:
     """Import CSV files into the bar store; a bad file changes nothing."""
@@ -32,6 +36,7 @@ def start_import(
     from features.csv_import import read_bars_csv, symbol_from_path
     from features.errors import BarDataError
     from features.home import resolve_home
+    from features.sessions import calendar_for
     from features.store import BarStore
 
     if symbol and len(paths) > 1:
@@ -39,7 +44,9 @@ def start_import(
     store = BarStore(resolve_home(home).bars_dir)
     for path in tqdm(paths, desc="importing", unit="file", disable=len(paths) < 2):
         name = (symbol or symbol_from_path(path)).upper()
-        added = store.write(name, timeframe, read_bars_csv(path, timezone=timezone))
+        own = calendar or calendar_for(name)
+        bars = read_bars_csv(path, timezone=timezone, timeframe=timeframe, calendar=own)
+        added = store.write(name, timeframe, bars, calendar=own)
         typer.echo(f"{name} {timeframe}: {added} new bars from {path}")
 
 
