@@ -14,6 +14,12 @@ Time moves bar by bar over the union of the symbols' bar times. At each bar, in 
 
 A position of 1 means ``symbol_weight`` of equity (1 / number of symbols unless set). Costs are
 charged on every fill (see :mod:`backtest.costs`); cash earns nothing.
+
+Times are those of :mod:`features.sessions`: a signal at bar t is known at t's end (its
+``known_at``: the session close for daily stock bars). Each trade records ``decided_at`` (the
+end of the bar whose close produced the order) and ``filled_at``: the next bar's open
+(``timestamp``) for ``next_open``, its end for ``next_close``; ``filled_at >= decided_at``
+always (equal for back-to-back bars: a minute bar's end is the next one's open).
 """
 
 from __future__ import annotations
@@ -28,9 +34,11 @@ from tqdm import tqdm
 from backtest.costs import CostModel
 from backtest.risk import RiskLimits, trading_periods
 from features.errors import TradecastError
+from features.sessions import known_at_ns
 
 Fill = Literal["next_open", "next_close"]
-TRADE_COLUMNS = ["timestamp", "symbol", "side", "quantity", "price", "cost", "reason"]
+TRADE_COLUMNS = ["timestamp", "symbol", "side", "quantity", "price", "cost", "reason",
+                 "decided_at", "filled_at"]
 
 
 @dataclass(frozen=True)
@@ -84,6 +92,10 @@ class _Simulation:
         self.periods = trading_periods(self.timeline)
         self.opens = self._matrix(frames, "open")
         self.closes = self._matrix(frames, "close")
+        ends = {s: bars[s].assign(known_at=pd.to_datetime(known_at_ns(bars[s], s), utc=True))
+                .set_index("timestamp") for s in self.symbols}
+        self.ends = np.column_stack([ends[s]["known_at"].reindex(self.timeline).to_numpy()
+                                     for s in self.symbols])
         has_bar = ~np.isnan(self.closes)
         # The last bar each symbol trades; one before the timeline's end means it was delisted.
         self.last_row = len(self.timeline) - 1 - np.argmax(has_bar[::-1], axis=0)
@@ -102,6 +114,7 @@ class _Simulation:
         self.pending = np.full(n, np.nan)  # equity fraction to reach at the next fill
         self.order_equity = np.zeros(n)  # equity when the pending order was decided
         self.order_reason = np.full(n, "signal", dtype=object)  # "signal" or "stop"
+        self.order_row = np.zeros(n, dtype=np.int64)  # the bar the pending order was decided at
         self.flows = np.zeros(n)  # money paid for fills during the current bar
         self.trades: list[tuple] = []
 
@@ -132,12 +145,13 @@ class _Simulation:
             traded_before = len(self.trades)
 
             if config.fill == "next_open":
-                self._fill_pending(row, has_bar, self.opens[row])
+                self._fill_pending(row, has_bar, self.opens[row], self.timeline[row])
             self.last_price[has_bar] = self.closes[row, has_bar]
             if config.fill == "next_close":
-                self._fill_pending(row, has_bar, self.closes[row])
+                self._fill_pending(row, has_bar, self.closes[row], None)
             for symbol in np.flatnonzero((self.last_row == row) & self.delisted):
-                self._trade(row, symbol, 0.0, self.closes[row, symbol], "delisted")
+                end = self.ends[row, symbol]
+                self._trade(row, symbol, 0.0, self.closes[row, symbol], "delisted", (end, end))
                 self.pending[symbol], self.target[symbol] = np.nan, 0.0
 
             value = self.shares * self.last_price
@@ -146,7 +160,7 @@ class _Simulation:
             if stopped_day != day and config.risk.stop_hit(equity, day_start):
                 stopped_day = day
                 stops.append(self.timeline[row])
-                self._flatten_all(equity)
+                self._flatten_all(row, equity)
 
             fresh = ~np.isnan(self.signal_matrix[row])
             self.requested[fresh] = self.signal_matrix[row, fresh]
@@ -157,14 +171,21 @@ class _Simulation:
             holdings[row] = value / equity
         return self._result(records, symbol_pnl, holdings, stops)
 
-    def _fill_pending(self, row: int, has_bar: np.ndarray, prices: np.ndarray) -> None:
+    def _fill_pending(self, row: int, has_bar: np.ndarray, prices: np.ndarray,
+                      opened: pd.Timestamp | None) -> None:
+        """Fill the pending orders at ``prices``: at the bar's open time ``opened``, or at its
+        end when None (``next_close``)."""
         for symbol in np.flatnonzero(has_bar & ~np.isnan(self.pending)):
             price = prices[symbol]
             wanted_shares = self.pending[symbol] * self.order_equity[symbol] / price
-            self._trade(row, symbol, wanted_shares, price, self.order_reason[symbol])
+            times = (self.ends[self.order_row[symbol], symbol],
+                     self.ends[row, symbol] if opened is None else opened)
+            self._trade(row, symbol, wanted_shares, price, self.order_reason[symbol], times)
             self.pending[symbol] = np.nan
 
-    def _trade(self, row: int, symbol: int, wanted_shares: float, price: float, reason: str):
+    def _trade(self, row: int, symbol: int, wanted_shares: float, price: float, reason: str,
+               times: tuple[pd.Timestamp, pd.Timestamp]) -> None:
+        """Trade to ``wanted_shares``; ``times`` are (decided_at, filled_at)."""
         quantity = wanted_shares - self.shares[symbol]
         if quantity == 0.0:
             return
@@ -174,14 +195,16 @@ class _Simulation:
         self.shares[symbol] = wanted_shares
         side = "buy" if quantity > 0 else "sell"
         stamp = self.timeline[row]
-        self.trades.append((stamp, self.symbols[symbol], side, abs(quantity), price, cost, reason))
+        self.trades.append((stamp, self.symbols[symbol], side, abs(quantity), price, cost, reason,
+                            *times))
 
-    def _flatten_all(self, equity: float) -> None:
+    def _flatten_all(self, row: int, equity: float) -> None:
         """Order every position and every open order to flat (the daily loss stop)."""
         exposed = (self.shares != 0.0) | (self.target != 0.0)
         self.pending[exposed] = 0.0
         self.order_equity[exposed] = equity
         self.order_reason[exposed] = "stop"
+        self.order_row[exposed] = row
         self.target[:] = 0.0
 
     def _place_orders(self, row: int, has_bar: np.ndarray, equity: float) -> None:
@@ -191,6 +214,7 @@ class _Simulation:
         self.pending[changed] = wanted[changed]
         self.order_equity[changed] = equity
         self.order_reason[changed] = "signal"
+        self.order_row[changed] = row
         self.target[changed] = wanted[changed]
 
     def _result(

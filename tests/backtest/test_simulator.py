@@ -149,3 +149,23 @@ def test_a_signal_that_peeks_one_bar_ahead_beats_the_same_signal_lagged(sample_b
 
     assert sharpe(peeking) > 3.0
     assert sharpe(peeking) > sharpe(lagged) + 3.0
+
+
+@pytest.mark.parametrize(("fill", "calendar"), [("next_open", "XNYS"), ("next_close", "XNYS"),
+                                                ("next_open", "24/7")])
+def test_fills_come_no_earlier_than_the_next_bar_after_the_signal_was_known(fill, calendar):
+    from features.sessions import with_known_at
+
+    bars = make_bars([10.0, 11.0, 12.0, 11.0, 10.0, 12.0, 13.0, 12.0])
+    bars = {"X": with_known_at(bars, "1d", calendar)}
+    result = run(make_signals(bars["X"], "X", [1, 0, 1, -1, 0, 1, 0, 0]), bars, fill=fill)
+    trades = result.trades[result.trades["reason"] == "signal"]
+    assert len(trades) >= 4
+    assert (trades["filled_at"] >= trades["decided_at"]).all()
+    ends = bars["X"].set_index("timestamp")["known_at"]
+    opens = bars["X"]["timestamp"]
+    for trade in trades.itertuples():
+        assert trade.decided_at in set(ends)  # a bar's end...
+        next_bar = opens[opens > ends[ends == trade.decided_at].index[0]].iloc[0]
+        expected = next_bar if fill == "next_open" else ends[next_bar]
+        assert trade.filled_at == expected  # ...and the next bar's open (or end)
