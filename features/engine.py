@@ -221,6 +221,8 @@ class StreamingEngine:
         The series' last bar again is ignored; an older one, or one known at the same time with
         another close, is a BarDataError."""
         name = name.upper()
+        if self.check_context(name, timestamp, close, known_at=known_at):
+            return  # the last bar again
         if name not in self.contexts.index:
             self.contexts.add([name])
             self.context_values = np.concatenate(
@@ -228,10 +230,6 @@ class StreamingEngine:
             self._link_sectors()
         column = self.contexts.index[name]
         stamp = to_ns(timestamp if known_at is None else known_at)
-        closes = np.array([close], dtype=np.float64)
-        check_closes(closes, lambda _: f"context {name} at {timestamp}")
-        if self.contexts.check_order(column, stamp, closes, f"context {name}"):
-            return  # the last bar again
         program = self.contexts.program
         vals = program.new_values(1, 1)
         vals[program.input_at["close"]] = close
@@ -240,6 +238,19 @@ class StreamingEngine:
                                                      self.contexts.ring, syms)[:, 0, 0]
         self.contexts.last[column] = stamp
         self.contexts.last_values[column, 0] = close
+
+    def check_context(self, name: str, timestamp: object, close: float, *,
+                      known_at: object | None = None) -> bool:
+        """What :meth:`update_context` would say, changing nothing: True for the series' last
+        bar again, False for a new bar; a BarDataError for a bad, older or conflicting one."""
+        name = name.upper()
+        closes = np.array([close], dtype=np.float64)
+        check_closes(closes, lambda _: f"context {name} at {timestamp}")
+        if name not in self.contexts.index:
+            return False
+        stamp = to_ns(timestamp if known_at is None else known_at)
+        return self.contexts.check_order(self.contexts.index[name], stamp, closes,
+                                         f"context {name}")
 
     def update(self, symbol: str, bar: Mapping[str, object]) -> np.ndarray:
         """Ingest one bar (``timestamp``, ``open``, ``high``, ``low``, ``close``, ``volume`` and

@@ -111,6 +111,9 @@ class LiveBook:
             state = self.symbols.get(symbol)
             if state is not None and self.is_duplicate(symbol, state, bar):
                 return self.result(symbol, state, added=False)
+            for name, point in context.items():  # all refusals before any change
+                self.engine.check_context(name, point["timestamp"], point["close"],
+                                          known_at=point["known_at"])
             entry = {"seq": self.seq + 1, "symbol": symbol, "bar": bar, "context": context}
             state = self.apply(entry)  # first: a bar the engine refuses must not be journaled
             self.journal.write(json.dumps(entry) + "\n")
@@ -132,8 +135,8 @@ class LiveBook:
         new_time, last_time = pd.Timestamp(bar["timestamp"]), pd.Timestamp(last["timestamp"])
         if new_time > last_time:
             return False
-        if new_time == last_time and bar == last:
-            return True
+        if new_time == last_time and all(bar[k] == last[k] for k in PRICE_FIELDS):
+            return True  # the same bar again (its identity: time and values)
         same_time = new_time == last_time
         what = "differs from the bar already ingested at" if same_time else "is older than"
         raise StaleBarError(

@@ -50,6 +50,16 @@ def test_ingest_refuses_context_that_ends_after_the_bar(client) -> None:
                                         "bar": {**hour, "timestamp": "2019-11-19T21:00:00Z"},
                                         "context": {"QQQ": today}})
     assert late.status_code == 200 and late.json()["bars"] == 1
+    revised = client.post("/ingest", json={
+        "symbol": "FX.T", "timeframe": "1h", "calendar": "24/7",
+        "bar": {**hour, "timestamp": "2019-11-19T22:00:00Z"},
+        "context": {"QQQ": {**today, "close": 311.0}}})  # the same QQQ bar, another close
+    assert revised.status_code == 422 and "differs" in revised.json()["error"]
+    signals = client.post("/signals", json={"symbols": ["FX.T"]})
+    assert signals.status_code == 200  # the symbol is there, still warming up, one bar
+    again = client.post("/ingest", json={"symbol": "FX.T", "timeframe": "1h", "calendar": "24/7",
+                                         "bar": {**hour, "timestamp": "2019-11-19T22:00:00Z"}})
+    assert again.json()["bars"] == 2
 
 
 def example_series(seed: int, start: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
