@@ -40,6 +40,7 @@ from features.errors import BarDataError, UnknownSymbolError
 from features.indicators import CONTEXT_SLOTS, INDICATORS, INPUTS, build_program
 from features.indicators.catalogue import BAR_INPUTS
 from features.indicators.kernels import calendar, live_step
+from features.series_memory import SeriesMemory, ns_array, to_ns
 
 PROGRAM = build_program()
 N_INPUTS = len(INPUTS)  # the program's first nodes, in this order
@@ -173,8 +174,8 @@ class StreamingEngine:
     def __init__(self, window: int = DEFAULT_WINDOW, max_age: pd.Timedelta = DEFAULT_MAX_AGE):
         self.window_length = window  # rows of features kept per symbol
         self.max_age_ns = int(pd.Timedelta(max_age).value)  # context older than this is missing
-        self.symbols = _Series(PROGRAM, len(BAR_VALUES))
-        self.contexts = _Series(CONTEXT_PROGRAM, 1)
+        self.symbols = SeriesMemory(PROGRAM, len(BAR_VALUES))
+        self.contexts = SeriesMemory(CONTEXT_PROGRAM, 1)
         self.sectors: list[str] = []  # sector context name per symbol ("" for none)
         self.sector_column = np.empty(0, dtype=np.int64)  # its context column, -1 if none yet
         self.slot_columns = np.full(len(CONTEXT_SLOTS), -1)  # context column of each slot
@@ -280,8 +281,8 @@ class StreamingEngine:
         A bad bar (or a bar older than its symbol's last) raises before any state changes.
         """
         syms = self._columns(symbols)
-        stamps = _ns_array(timestamps)
-        known = stamps if known_at is None else _ns_array(known_at)
+        stamps = ns_array(timestamps)
+        known = stamps if known_at is None else ns_array(known_at)
         values = np.ascontiguousarray(bars, dtype=np.float64).reshape(len(syms), len(BAR_VALUES))
         problem, j, rows = self._live_step(syms, stamps, known, values)
         if problem == 0:
@@ -353,64 +354,3 @@ class StreamingEngine:
         from features.snapshot import load_engine
 
         return load_engine(cls, Path(path))
-
-
-class _Series:
-    """Kernel memory of one program for many named series (symbols or market series)."""
-
-    def __init__(self, program, width: int) -> None:
-        self.program = program
-        self.index: dict[str, int] = {}  # name -> column in state and ring
-        self.state, self.ring = program.new_memory(0)
-        # timestamp (ns; market series: known-at) and values (OHLCV or close) of each last bar
-        self.last = np.empty(0, dtype=np.int64)
-        self.last_values = np.empty((0, width))
-
-    def add(self, names: list[str]) -> None:
-        state, ring = self.program.new_memory(len(names))
-        self.state = np.concatenate([self.state, state], axis=1)
-        self.ring = np.concatenate([self.ring, ring], axis=1)
-        self.last = np.append(self.last, np.full(len(names), np.iinfo(np.int64).min))
-        self.last_values = np.concatenate(
-            [self.last_values, np.full((len(names), self.last_values.shape[1]), np.nan)])
-        for name in names:
-            self.index[name] = len(self.index)
-
-    def check_order(self, column: int, stamp: int, values: np.ndarray, name: str) -> bool:
-        """True if the bar repeats the last one; raise if it is older or differs from it."""
-        last = self.last[column]
-        if stamp > last:
-            return False
-        shown = pd.Timestamp(stamp, tz="UTC")
-        if stamp < last:
-            raise BarDataError(f"{name}: bar at {shown} is older than the last one "
-                               f"({pd.Timestamp(last, tz='UTC')})")
-        if not np.array_equal(values, self.last_values[column]):
-            raise BarDataError(f"{name}: bar at {shown} differs from the bar already seen then "
-                               f"({_shown(self.last_values[column])} before, {_shown(values)} "
-                               "now); a bar never changes")
-        return True
-
-
-def _shown(values: np.ndarray) -> str:
-    return "/".join(f"{value:g}" for value in values)
-
-
-def _ns_array(times: np.ndarray) -> np.ndarray:
-    """int64 ns (or datetime64) times as a contiguous int64 array."""
-    times = np.asarray(times)
-    if times.dtype.kind == "M":
-        times = times.astype("datetime64[ns]").view(np.int64)
-    return np.ascontiguousarray(times, dtype=np.int64)
-
-
-def to_ns(timestamp: object) -> int:
-    """A timestamp (int ns, numpy datetime64, datetime, pandas Timestamp or ISO text; naive means
-    UTC) as int64 UTC nanoseconds."""
-    if isinstance(timestamp, (int, np.integer)):
-        return int(timestamp)
-    if isinstance(timestamp, pd.Timestamp):
-        return int(timestamp.value)
-    if isinstance(timestamp, np.datetime64):
-        return int(timestamp.astype("datetime64[ns]").astype(np.int64))
-    return int(pd.Timestamp(timestamp).value)
