@@ -88,3 +88,18 @@ def test_cli_prints_the_report(sample_dir, tmp_path):
     assert result.exit_code == 0, result.output
     assert "context: SPY" in result.output and "context perturbed" in result.output
     assert "passed: 10 checks" in result.output
+
+
+def test_cli_checks_minute_bars_against_daily_context(sample_dir, tmp_path):
+    from features.csv_import import read_bars_csv
+    from tests.features.test_known_at import daily_from
+
+    minutes = sample_dir / "sp500_1min_2019-11.csv.gz"
+    daily = daily_from(read_bars_csv(minutes)).drop(columns="known_at")
+    daily["timestamp"] = daily["timestamp"].dt.strftime("%Y-%m-%d")
+    daily.to_csv(tmp_path / "spx_daily.csv", index=False)
+    result = CliRunner().invoke(app, [
+        "features", "check-lookahead", "--bars", str(minutes), "--cuts", "4",  # mid-session cuts
+        "--context", f"SPY={tmp_path / 'spx_daily.csv'}", "--home", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "context truncated" in result.output and "passed: 20 checks" in result.output
