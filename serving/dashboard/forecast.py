@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import pandas as pd
-
 from features.errors import UnknownSymbolError
 from features.home import Home
 from features.store import BarStore
+from serving.dashboard.homefiles import utc_time
 from serving.dashboard.paths import checked_name
 from serving.errors import InputError
 from serving.pipeline import MIN_BARS, Forecaster, forecast_dict
@@ -31,13 +30,8 @@ def forecast_at(home: Home, forecaster: Forecaster, symbol: str, variant: str,
     the last bar), with the attention over the window and the window's bars for the heat map."""
     store = BarStore(home.bars_dir)
     bars = store.read(checked_name(symbol, "symbol").upper(), "1d")
-    if at is not None:
-        try:
-            end = pd.Timestamp(at)
-        except ValueError as bad:
-            raise InputError("at", f"{at!r} is not a date or time") from bad
-        end = end.tz_localize("UTC") if end.tzinfo is None else end
-        bars = bars[bars["timestamp"] <= end]
+    if at:
+        bars = bars[bars["timestamp"] <= utc_time(at, "at")]
     bars = bars.tail(MIN_BARS * 3).reset_index(drop=True)  # enough for every warm-up
     if len(bars) < MIN_BARS:
         raise InputError("at", f"only {len(bars)} bars of {symbol} up to it; need {MIN_BARS}")

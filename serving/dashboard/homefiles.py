@@ -20,6 +20,7 @@ from features.quality import check_store
 from features.store import BarStore
 from serving.dashboard.paths import backtests_dir, checked_name, child
 from serving.dashboard.portfolio import downsample
+from serving.errors import InputError
 
 MAX_POINTS = 1500  # points per chart line sent to the browser
 MAX_TRADES = 500  # rows of the trades table
@@ -68,16 +69,26 @@ def candles(home: Home, symbol: str, timeframe: str = "1d", start: str | None = 
             end: str | None = None, max_points: int = 5000) -> list[dict]:
     """OHLC bars for a candle chart (the last ``max_points`` of the span)."""
     bars = BarStore(home.bars_dir).read(checked_name(symbol, "symbol"), timeframe)
-    stamps = bars["timestamp"]
     if start:
-        bars = bars[stamps >= pd.Timestamp(start)]
+        bars = bars[bars["timestamp"] >= utc_time(start, "start")]
     if end:
-        bars = bars[bars["timestamp"] <= pd.Timestamp(end)]
+        bars = bars[bars["timestamp"] <= utc_time(end, "end")]
     bars = bars.tail(max_points)
     seconds = bars["timestamp"].astype("int64").to_numpy() // 1_000_000_000
     values = bars[["open", "high", "low", "close"]].to_numpy()
     return [{"time": int(t), "open": o, "high": h, "low": lo, "close": c}
             for t, (o, h, lo, c) in zip(seconds, values.tolist(), strict=True)]
+
+
+def utc_time(text: str, field: str) -> pd.Timestamp:
+    """A date or time from the browser, in UTC (no zone given: UTC)."""
+    try:
+        stamp = pd.Timestamp(text)
+    except ValueError as bad:
+        raise InputError(field, f"{text!r} is not a date or time") from bad
+    if stamp is pd.NaT:
+        raise InputError(field, f"{text!r} is not a date or time")
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 # -- training runs ---------------------------------------------------------------------------

@@ -41,7 +41,7 @@ class FetchJob(Strict):
 
 
 class ImportJob(Strict):
-    symbol: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9.\-]{0,19}$")  # store the bars under this symbol
+    symbol: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9.\-]{0,19}$")  # stored under it
     content: str = Field(min_length=1, max_length=1_500_000)  # the CSV file's text
     timeframe: TIMEFRAME = "1d"
 

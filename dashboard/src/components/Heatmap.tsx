@@ -14,6 +14,7 @@ export function Heatmap({ weights, labels }: Props) {
         <div
           key={index}
           className="heatcell"
+          data-level={level.toFixed(3)}
           title={`${labels[index] ?? index}: ${weights[index].toFixed(4)}`}
           style={{ background: `rgba(200, 60, 20, ${(0.05 + 0.95 * level).toFixed(3)})` }}
         />

@@ -92,7 +92,10 @@ export function TimeChart({ series, height = 260, testId }: Props) {
     });
     made.timeScale().fitContent();
     box.current?.setAttribute("data-ready", String(series.reduce((n, s) => n + s.data.length, 0)));
-    return () => added.forEach((s) => made.removeSeries(s));
+    return () => {
+      // on unmount the chart itself is already gone (the effect above cleaned up first)
+      if (chart.current === made) added.forEach((s) => made.removeSeries(s));
+    };
   }, [series]);
 
   return <div className="chart" ref={box} data-testid={testId} style={{ height }} />;
