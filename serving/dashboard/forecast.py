@@ -7,6 +7,7 @@ from features.home import Home
 from features.store import BarStore
 from serving.dashboard.homefiles import utc_time
 from serving.dashboard.paths import checked_name
+from serving.dashboard.portfolio import unix_seconds
 from serving.errors import InputError
 from serving.pipeline import MIN_BARS, Forecaster, forecast_dict
 from serving.registry import ModelRegistry
@@ -46,7 +47,7 @@ def forecast_at(home: Home, forecaster: Forecaster, symbol: str, variant: str,
     body = forecast_dict(result, True)
     window = bars.tail(len(body["attention"]))
     body["window"] = [
-        {"time": int(t.value // 1_000_000_000), "close": float(c)}
-        for t, c in zip(window["timestamp"], window["close"], strict=True)
+        {"time": int(t), "close": float(c)}
+        for t, c in zip(unix_seconds(window["timestamp"]), window["close"], strict=True)
     ]
     return body

@@ -19,7 +19,7 @@ from features.home import Home
 from features.quality import check_store
 from features.store import BarStore
 from serving.dashboard.paths import backtests_dir, checked_name, child
-from serving.dashboard.portfolio import downsample
+from serving.dashboard.portfolio import downsample, unix_seconds
 from serving.errors import InputError
 
 MAX_POINTS = 1500  # points per chart line sent to the browser
@@ -74,7 +74,7 @@ def candles(home: Home, symbol: str, timeframe: str = "1d", start: str | None = 
     if end:
         bars = bars[bars["timestamp"] <= utc_time(end, "end")]
     bars = bars.tail(max_points)
-    seconds = bars["timestamp"].astype("int64").to_numpy() // 1_000_000_000
+    seconds = unix_seconds(bars["timestamp"])
     values = bars[["open", "high", "low", "close"]].to_numpy()
     return [{"time": int(t), "open": o, "high": h, "low": lo, "close": c}
             for t, (o, h, lo, c) in zip(seconds, values.tolist(), strict=True)]
@@ -216,6 +216,5 @@ def trade_rows(trades: pd.DataFrame | None) -> list[dict]:
     if trades is None or trades.empty:
         return []
     shown = trades.tail(MAX_TRADES).copy()
-    shown["time"] = (pd.to_datetime(shown["timestamp"], utc=True).astype("int64")
-                     // 1_000_000_000)
+    shown["time"] = unix_seconds(pd.to_datetime(shown["timestamp"], utc=True))
     return shown.to_dict(orient="records")

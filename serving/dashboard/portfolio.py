@@ -169,6 +169,11 @@ def book_returns(observations: list[Observation], config: PortfolioConfig) -> pd
     }, index=closes.index)
 
 
+def unix_seconds(times: pd.DatetimeIndex | pd.Series) -> np.ndarray:
+    """Times as Unix seconds (the charts' time axis), whatever unit pandas stores them in."""
+    return pd.DatetimeIndex(times).as_unit("s").asi8
+
+
 def downsample(index: pd.DatetimeIndex, values: np.ndarray, max_points: int) -> list[list]:
     """At most ``max_points`` [time, value] pairs: every k-th point, the last one always kept.
 
@@ -178,7 +183,7 @@ def downsample(index: pd.DatetimeIndex, values: np.ndarray, max_points: int) -> 
         return []
     step = max(1, math.ceil(len(index) / max_points))
     picks = np.unique(np.r_[np.arange(0, len(index), step), len(index) - 1])
-    seconds = index.asi8[picks] // 1_000_000_000
+    seconds = unix_seconds(index)[picks]
     return [[int(t), round(float(v), 6)] for t, v in zip(seconds, values[picks], strict=True)]
 
 

@@ -7,7 +7,7 @@ are matched against narrow patterns: nothing the browser sends becomes an option
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,7 +21,8 @@ SYMBOL = r"[A-Za-z0-9^][A-Za-z0-9.\-]{0,19}(/[A-Za-z0-9]{1,10})?"  # AAPL, ^VIX,
 SYMBOLS = rf"^{SYMBOL}(,{SYMBOL}){{0,49}}$"
 DAY = r"^\d{4}-\d{2}-\d{2}$"
 TIMEFRAME = Literal["1min", "5min", "15min", "1h", "1d"]
-OVERRIDE = r"^[A-Za-z_][A-Za-z0-9_.]{0,60}=[A-Za-z0-9_.+\-]{1,40}$"
+OVERRIDE = r"^[A-Za-z_][A-Za-z0-9_.]{0,60}=[A-Za-z0-9_.+\-]{1,40}$"  # name=value, no spaces
+Override = Annotated[str, Field(pattern=OVERRIDE)]
 
 
 class Strict(BaseModel):
@@ -60,7 +61,7 @@ class TrainJob(Strict):
     variant: Variant
     profile: str = Field(default="quick", pattern=r"^[a-z0-9_\-]{1,40}$")  # configs/train/*.toml
     walk_forward: bool = False  # one model per yearly fold, with the baselines
-    overrides: list[str] = Field(default_factory=list, max_length=20)  # name=value each
+    overrides: list[Override] = Field(default_factory=list, max_length=20)  # e.g. patience=5
 
     def command(self) -> JobCommand:
         arguments = ["train", "--variant", self.variant, "--profile", self.profile]
