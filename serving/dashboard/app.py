@@ -182,19 +182,19 @@ def settings() -> dict:
 
 # -- changes (API key) -----------------------------------------------------------------------
 
-@app.post("/api/settings", dependencies=[Keyed])
+@app.post("/api/settings", dependencies=[Keyed], include_in_schema=False)
 def save_settings(body: Settings) -> dict:
     write_atomic_json(settings_path(home()), body.model_dump())
     apply_settings(service().portfolio, body)
     return body.model_dump()
 
 
-@app.post("/api/jobs/fetch", dependencies=[Keyed])
+@app.post("/api/jobs/fetch", dependencies=[Keyed], include_in_schema=False)
 def start_fetch(body: FetchJob) -> dict:
     return jobs().start(body.command())
 
 
-@app.post("/api/jobs/import", dependencies=[Keyed])
+@app.post("/api/jobs/import", dependencies=[Keyed], include_in_schema=False)
 def start_import(body: ImportJob) -> dict:
     identifier, folder = jobs().new_folder("import")
     upload = folder / f"{body.symbol.upper()}.csv"
@@ -202,14 +202,14 @@ def start_import(body: ImportJob) -> dict:
     return jobs().start(body.command(str(upload)), identifier)
 
 
-@app.post("/api/jobs/train", dependencies=[Keyed])
+@app.post("/api/jobs/train", dependencies=[Keyed], include_in_schema=False)
 def start_train(body: TrainJob) -> dict:
     if body.profile not in profiles():
         raise InputError("profile", f"{body.profile!r} is not one of {', '.join(profiles())}")
     return jobs().start(body.command())
 
 
-@app.post("/api/jobs/backtest", dependencies=[Keyed])
+@app.post("/api/jobs/backtest", dependencies=[Keyed], include_in_schema=False)
 def start_backtest(body: BacktestJob) -> dict:
     if (body.variant is None) == (body.signals is None):
         raise InputError("variant", "give either a variant or a signal file (signals)")
@@ -219,17 +219,17 @@ def start_backtest(body: BacktestJob) -> dict:
     return jobs().start(body.command(str(out), signals), identifier)
 
 
-@app.post("/api/jobs/export", dependencies=[Keyed])
+@app.post("/api/jobs/export", dependencies=[Keyed], include_in_schema=False)
 def start_export(body: ExportJob) -> dict:
     return jobs().start(body.command())
 
 
-@app.post("/api/jobs/{identifier}/cancel", dependencies=[Keyed])
+@app.post("/api/jobs/{identifier}/cancel", dependencies=[Keyed], include_in_schema=False)
 def cancel_job(identifier: str) -> dict:
     return jobs().cancel(identifier)
 
 
-@app.post("/api/models/reload", dependencies=[Keyed])
+@app.post("/api/models/reload", dependencies=[Keyed], include_in_schema=False)
 def reload_models() -> dict:
     return {"versions": service().registry.reload()}
 

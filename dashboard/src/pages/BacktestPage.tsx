@@ -33,16 +33,20 @@ interface Listed {
 
 export function BacktestPage() {
   const past = useApi<Listed[]>("backtests", 5000);
+  const reloadPast = past.reload;
   const [opened, setOpened] = useState<string | null>(null);
   const [job, setJob] = useState<Job | null>(null);
   useEffect(() => {
     if (!job || job.state !== "running") return;
     const timer = setTimeout(() => getJSON<Job>(`jobs/${job.id}`).then((fresh) => {
       setJob(fresh);
-      if (fresh.state === "succeeded") setOpened(fresh.id);
+      if (fresh.state === "succeeded") {
+        setOpened(fresh.id);
+        reloadPast();
+      }
     }), 800);
     return () => clearTimeout(timer);
-  }, [job]);
+  }, [job, reloadPast]);
   return (
     <div>
       <div className="columns">
