@@ -91,7 +91,7 @@ class JobManager:
 
     def cancel(self, identifier: str) -> dict:
         folder = child(self.root, identifier, "job", "job")
-        record = json.loads((folder / JOB_FILE).read_text())
+        record = read_record(folder)
         if record["state"] == "running":
             record["state"] = "cancelled"
             write_atomic(folder / JOB_FILE, json.dumps(record))
@@ -102,19 +102,19 @@ class JobManager:
     def describe(self, identifier: str) -> dict:
         """A job's record with its progress, log tail and (on failure) its error line."""
         folder = child(self.root, identifier, "job", "job")
-        try:
-            record = json.loads((folder / JOB_FILE).read_text())
-        except FileNotFoundError as missing:
-            raise UnknownSymbolError(f"job: {identifier!r} has no record") from missing
-        text = (folder / LOG_FILE).read_text(errors="replace") if (folder / LOG_FILE).exists() \
-            else ""
+        record = read_record(folder)
+        if record["state"] == "running" and not process_alive(record["pid"]):
+            time.sleep(0.2)  # its watcher may be writing how it ended right now
+            record = read_record(folder)
+            if record["state"] == "running":  # the serving process that watched it restarted
+                record["state"] = "lost"
+        log = folder / LOG_FILE
+        text = log.read_text(errors="replace") if log.exists() else ""
         lines = log_lines(text)
         record["log_tail"] = lines[-TAIL_LINES:]
         record["progress"] = 1.0 if record["state"] == "succeeded" else progress(text)
         record["error"] = error_line(lines) if record["state"] == "failed" else None
         record["result"] = self.result(record, lines)
-        if record["state"] == "running" and not process_alive(record["pid"]):
-            record["state"] = "lost"  # the serving process that watched it was restarted
         return record
 
     def result(self, record: dict, lines: list[str]) -> dict | None:
@@ -149,6 +149,13 @@ class JobManager:
 
     def backtest_out(self, identifier: str) -> Path:
         return backtests_dir(self.home) / identifier
+
+
+def read_record(folder: Path) -> dict:
+    try:
+        return json.loads((folder / JOB_FILE).read_text())
+    except FileNotFoundError as missing:
+        raise UnknownSymbolError(f"job: {folder.name!r} has no record") from missing
 
 
 def log_lines(text: str) -> list[str]:

@@ -3,11 +3,11 @@ folder as the only reachable place, jobs (error line, cancel) and the missing-bu
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 
 import serving.dashboard.app as dashboard
 from features.home import Home
@@ -145,7 +145,13 @@ def test_settings_are_kept_and_change_the_paper_costs(api: httpx.Client) -> None
 
 def test_a_missing_build_gives_a_page_saying_how_to_build_it(monkeypatch, tmp_path) -> None:
     monkeypatch.setattr(dashboard, "DIST_DIR", tmp_path / "dist")
-    answer = TestClient(dashboard.app).get("/")
-    assert answer.status_code == 200
-    assert "npm run build" in answer.text and "not built" in answer.text
-    assert TestClient(dashboard.app).get("/api/nothing").status_code == 404
+
+    async def get(path: str) -> httpx.Response:
+        transport = httpx.ASGITransport(app=dashboard.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.get(path)
+
+    page = asyncio.run(get("/"))
+    assert page.status_code == 200
+    assert "npm run build" in page.text and "not built" in page.text
+    assert asyncio.run(get("/api/nothing")).status_code == 404
