@@ -3,7 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench clean-home
+DASHBOARD := dashboard
+# root in CI containers; sudo elsewhere
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test lint bench clean-home dashboard chromium
 
 $(BIN)/tradecast: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -11,10 +15,25 @@ $(BIN)/tradecast: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-run: $(BIN)/tradecast
+# The web app: npm packages from package-lock.json, then the build the service serves at /ui.
+$(DASHBOARD)/node_modules/.package-lock.json: $(DASHBOARD)/package-lock.json
+	cd $(DASHBOARD) && npm ci --no-audit --no-fund
+
+$(DASHBOARD)/dist/index.html: $(DASHBOARD)/node_modules/.package-lock.json \
+		$(shell find $(DASHBOARD)/src $(DASHBOARD)/index.html $(DASHBOARD)/vite.config.ts -type f)
+	cd $(DASHBOARD) && npm run build
+
+dashboard: $(DASHBOARD)/dist/index.html
+
+# Debian's Chromium for the browser tests (Playwright drives it; never `playwright install`).
+chromium:
+	@command -v chromium >/dev/null || \
+		($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium)
+
+run: $(BIN)/tradecast dashboard
 	$(BIN)/tradecast demo
 
-test: $(BIN)/tradecast
+test: $(BIN)/tradecast dashboard chromium
 	$(BIN)/python -m pytest -q
 
 lint: $(BIN)/tradecast

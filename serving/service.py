@@ -14,6 +14,10 @@ import os
 import bentoml
 
 from features.home import resolve_home
+from serving.dashboard.app import app as dashboard_app
+from serving.dashboard.app import open_portfolio
+from serving.dashboard.paths import paper_dir
+from serving.dashboard.portfolio import observe_ingest
 from serving.ensemble import validation_weights
 from serving.http import RequestGuard, answers_errors
 from serving.live import IngestResult, LiveBook
@@ -53,6 +57,7 @@ def ingest_response(result: IngestResult, return_attention: bool) -> IngestRespo
 ACCESS_LOG = os.environ.get("TRADECAST_ACCESS_LOG", "0") == "1"
 
 
+@bentoml.asgi_app(dashboard_app, path="/ui")  # the dashboard and its API: /ui, /ui/api
 @bentoml.service(
     name="tradecast", workers=1, traffic={"timeout": 60},
     logging={"access": {"enabled": ACCESS_LOG}},
@@ -65,6 +70,7 @@ class TradecastService:
         self.forecaster = Forecaster(self.registry, config)
         self.forecaster.warm_up()
         self.live = LiveBook(config.state_dir or home.state_dir / "live", self.forecaster)
+        self.portfolio = open_portfolio(home, paper_dir(home))  # the dashboard's paper book
 
     @bentoml.api
     @answers_errors
@@ -89,6 +95,7 @@ class TradecastService:
         bar = request.bar.model_dump()
         bar["known_at"] = point_known_at(bar, request.timeframe, request.calendar)
         result = self.live.ingest(request.symbol, bar, context)
+        observe_ingest(self.portfolio, result, request.bar.close)
         return ingest_response(result, request.return_attention)
 
     @bentoml.api

@@ -88,6 +88,7 @@ def run_demo(home: Home, port: int, profile: str, keep_serving: bool,
                 " expected return {expected_return:+.4f}, volatility {volatility:.4f}"
                 .format(**forecast))
         say(f"  signal: {json.dumps(prediction['signal'])}")
+        say(f"dashboard: {url}/ui/")
         say(f"API docs: {url}/   logs: {server.log}")
         if keep_serving:
             say("serving; press Ctrl-C to stop")

@@ -30,6 +30,7 @@ def test_demo_builds_everything_from_nothing_then_answers_a_real_request(tmp_pat
         assert metadata["weights"] == "trained"
 
     assert f"-d @{home / 'example_predict.json'}" in output
+    assert re.search(r"dashboard: http://127\.0\.0\.1:\d+/ui/", output)
     horizons = re.findall(r"(\d+) bars: p\(down/flat/up\) ([\d.]+)/([\d.]+)/([\d.]+)", output)
     assert [int(h) for h, *_ in horizons] == [1, 4, 24]
     for _, *probabilities in horizons:

@@ -1,0 +1,1 @@
+"""The dashboard backend, mounted on the service under /ui (see app.py)."""
