@@ -8,7 +8,7 @@ Two numbers, both measured or counted in the run that uses them:
   actually multiplies, lean or not.
 - ``matmul_rate(threads)``: the GFLOP/s onnxruntime's own MatMul kernel reaches on
   ``threads`` intra-op threads, from a MatMul-only graph of the shapes the variants use
-  (60-row sequence products and single-row products, 128 to 2048 wide).
+  (60-row sequence products, 128 to 2048 wide).
 
 ``floor_ms = flops / rate``: a latency divided by it says how far the graph is from pure matmul
 time. Element-wise ops, softmaxes and norms are not in the floor, so 1.0x is out of reach.
@@ -24,49 +24,22 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-MATMUL_OPS = {"MatMul", "Gemm", "FusedMatMul"}
-# (rows, inner, outer) of the probe's products: window-long sequences and last-step rows at the
-# widths the variants use; the rate is their total FLOPs over their total time.
+from training.onnx_tools import PRODUCT_OPS, product_shapes
+
+# (rows, inner, outer) of the probe's products: window-long sequence products at the widths the
+# variants use; the rate is their total FLOPs over their total time. No single-row products:
+# those are bound by memory, and a floor must be what the cores can compute.
 PROBE_SHAPES = ((60, 256, 1024), (60, 1024, 256), (60, 512, 2048), (60, 2048, 512),
-                (60, 128, 512), (1, 1024, 2048), (1, 2048, 512))
-
-
-def _product_shapes(model: onnx.ModelProto, batch: int) -> dict[str, tuple[int, ...]]:
-    """The runtime shape of every product's first input and output, from one onnxruntime run.
-
-    Static shape inference cannot follow the exporter's Shape -> Gather -> Reshape chains of
-    the dynamic batch axis, so the products' tensors become extra graph outputs and one run at
-    ``batch`` (random inputs, graph optimisations off so no node is fused away) reports them.
-    """
-    import onnxruntime as ort
-
-    probed = onnx.ModelProto()
-    probed.CopyFrom(model)
-    wanted = {name for node in probed.graph.node if node.op_type in MATMUL_OPS
-              for name in (node.input[0], node.output[0])}
-    wanted -= {o.name for o in probed.graph.output} | {t.name for t in probed.graph.initializer}
-    probed.graph.output.extend(helper.make_empty_tensor_value_info(name) for name in wanted)
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    options.log_severity_level = 3
-    session = ort.InferenceSession(probed.SerializeToString(), options,
-                                   providers=["CPUExecutionProvider"])
-    rng = np.random.default_rng(0)
-    feeds = {i.name: rng.standard_normal([batch, *i.shape[1:]]).astype(np.float32)
-             for i in session.get_inputs()}
-    names = [o.name for o in session.get_outputs()]
-    shapes = dict(zip(names, (v.shape for v in session.run(names, feeds)), strict=True))
-    shapes.update({t.name: tuple(t.dims) for t in probed.graph.initializer})
-    return shapes
+                (60, 128, 512))
 
 
 def matmul_flops(graph: str | Path | onnx.ModelProto, batch: int = 1) -> int:
     """FLOPs (2 per multiply-add) of the graph's MatMul/Gemm nodes at ``batch``."""
     model = graph if isinstance(graph, onnx.ModelProto) else onnx.load(str(graph))
-    shapes = _product_shapes(model, batch)
+    shapes = product_shapes(model, batch)
     total = 0
     for node in model.graph.node:
-        if node.op_type not in MATMUL_OPS:
+        if node.op_type not in PRODUCT_OPS:
             continue
         first, out = shapes[node.input[0]], shapes[node.output[0]]
         transposed = any(a.name == "transA" and a.i for a in node.attribute)
