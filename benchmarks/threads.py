@@ -1,8 +1,9 @@
 """Intra-op threads per variant, chosen by measurement and written where the service reads them.
 
-``tradecast bench threads`` times each exported variant's onnxruntime session with 1 and with 2
-intra-op threads at batch 1 and batch 32 (the two sessions interleaved call by call, so both
-see the same machine), picks a count per variant and writes ``exported_models/threads.json``
+``tradecast bench threads`` times each exported variant's onnxruntime session (opened with the
+service's own options) with 1 and with 2 intra-op threads at batch 1 and batch 32 (the two
+sessions interleaved call by call, so both see the same machine), picks a count per variant
+and writes ``exported_models/threads.json``
 (``contract.artifacts.THREADS_FILE``). The service's sessions read it; without it they use one
 thread.
 
@@ -25,10 +26,23 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.latency import log
+
+def log(message: str) -> None:
+    print(message, flush=True)  # progress as it happens, terminal or not
+
 
 MARGIN = 0.10  # two threads must cut batch-1 p50 by at least this fraction to be chosen
 THREAD_COUNTS = (1, 2)
+
+
+def service_session(graph: Path, threads: int):
+    """An onnxruntime session opened with the service's own options (no torch imported)."""
+    import onnxruntime as ort
+
+    from serving.artifacts import session_options
+
+    return ort.InferenceSession(str(graph), session_options(threads),
+                                providers=["CPUExecutionProvider"])
 
 
 def _feeds(session, batch: int) -> dict[str, np.ndarray]:
@@ -39,9 +53,7 @@ def _feeds(session, batch: int) -> dict[str, np.ndarray]:
 
 def compare_threads(graph: Path, batches: tuple[int, ...], budget_s: float) -> list[dict]:
     """p50 per batch for 1 and 2 intra-op threads, the sessions interleaved."""
-    from training.export import ort_session
-
-    sessions = {count: ort_session(graph, threads=count) for count in THREAD_COUNTS}
+    sessions = {count: service_session(graph, count) for count in THREAD_COUNTS}
     rows = []
     for batch in batches:
         feeds = _feeds(sessions[1], batch)
@@ -68,9 +80,7 @@ def choose(rows: list[dict]) -> int:
 
 
 def _worker(graph: str, threads: int, seconds: float, start_at: float, queue) -> None:
-    from training.export import ort_session
-
-    session = ort_session(Path(graph), threads=threads)
+    session = service_session(Path(graph), threads)
     feeds = _feeds(session, 1)
     for _ in range(3):
         session.run(None, feeds)
