@@ -20,6 +20,8 @@ from pathlib import Path
 # Issue 5: onnxruntime, batch 1, p99 on this 2-core machine.
 ORT_P99_TARGETS_MS = {"simplex": 5.0, "hybrid": 7.0, "ensemble": 9.0, "full": 25.0}
 INFERENCE_TARGET_MS = 30.0  # the 20-30 ms inference target: its upper edge, batch 1, p99
+FLOOR_TARGET_X = 1.5  # issue 17: batch-1 onnxruntime p50 <= 1.5x the all-core matmul floor
+BATCH_RATIO_TARGET = 0.5  # issue 17: per-window cost at batch 32 <= 0.5x batch 1
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,23 @@ def latency_of(results: dict, variant: str, engine: str, batch: int, stat: str) 
     return None
 
 
+def batch_ratios(rows: list[dict]) -> list[dict]:
+    """Per variant and engine: per-window p50 at the largest batch / p50 at batch 1."""
+    ratios = []
+    for row in rows:
+        if row["batch"] != 1:
+            continue
+        same = [r for r in rows if (r["variant"], r["engine"], r["threads"]) ==
+                (row["variant"], row["engine"], row["threads"])]
+        largest = max(same, key=lambda r: r["batch"])
+        if largest["batch"] > 1:
+            per_window = largest["p50_ms"] / largest["batch"]
+            ratios.append({"variant": row["variant"], "engine": row["engine"],
+                           "threads": row["threads"], "batch": largest["batch"],
+                           "ratio": round(per_window / row["p50_ms"], 3)})
+    return ratios
+
+
 def target_rows(results: dict) -> list[TargetRow]:
     """Every target the issues set for the parts that ran, with this run's measurement."""
     return [row for part, targets in TARGETS.items() if part in results
@@ -77,7 +96,14 @@ def _latency_targets(results: dict) -> list[TargetRow]:
                       "x", "issue 5", higher_is_better=True),
             TargetRow(f"{variant}: inference p99, batch 1 (20-30 ms target)", ort_p99,
                       INFERENCE_TARGET_MS, "ms", "inference target"),
+            TargetRow(f"{variant}: onnxruntime p50 / all-core matmul floor, batch 1",
+                      latency_of(results, variant, "onnxruntime", 1, "x_floor_all_cores"),
+                      FLOOR_TARGET_X, "x", "issue 17"),
         ]
+    rows += [TargetRow(f"{r['variant']}: onnxruntime per window, batch {r['batch']} / batch 1",
+                       r["ratio"], BATCH_RATIO_TARGET, "x", "issue 17")
+             for r in batch_ratios(results.get("latency", {}).get("rows", []))
+             if r["engine"] == "onnxruntime"]
     return rows
 
 
@@ -150,13 +176,14 @@ def _target_table(results: dict) -> tuple[list[str], list[list]]:
 
 def _latency_table(results: dict) -> tuple[list[str], list[list]]:
     headers = ["variant", "engine", "batch", "p50 ms", "p95 ms", "p99 ms", "windows/s", "threads",
-               "runs"]
+               "runs", "MFLOP/window", "x floor", "x all-core floor"]
     latency = results.get("latency", {}).get("rows", [])
     variants = list(dict.fromkeys(r["variant"] for r in latency))
     latency = sorted(latency, key=lambda r: (variants.index(r["variant"]), r["batch"],
                                              r["engine"] != "torch", r["threads"]))
     rows = [[r["variant"], r["engine"], r["batch"], r["p50_ms"], r["p95_ms"], r["p99_ms"],
-             r["windows_per_s"], r["threads"], r.get("runs")] for r in latency]
+             r["windows_per_s"], r["threads"], r.get("runs"), r.get("mflops_per_window"),
+             r.get("x_floor"), r.get("x_floor_all_cores")] for r in latency]
     return headers, rows
 
 
@@ -221,6 +248,11 @@ def write_markdown(results: dict, path: Path, charts: list[str]) -> Path:
 
 
 def _section_notes(results: dict, title: str) -> list[str]:
+    rates = results.get("latency", {}).get("meta", {}).get("matmul_gflops")
+    if title == "Model latency" and rates:
+        cores = ", ".join(f"{threads} thread(s) {rate} GFLOP/s" for threads, rate in rates.items())
+        return [f"Floor: matmul FLOPs per window (counted from the ONNX graph) / onnxruntime "
+                f"MatMul rate measured in the same run ({cores}).", ""]
     if title == "HTTP path" and "overhead_ms" in results.get("http", {}):
         return [f"Framework overhead: {results['http']['overhead_ms']:.2f} ms (predict over "
                 "HTTP minus the same features + model + signal rule in process, p50).", ""]

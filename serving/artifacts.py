@@ -16,6 +16,7 @@ from typing import Any
 
 import onnxruntime as ort
 
+from contract.artifacts import METADATA_FILE, model_file
 from features.errors import ArtifactError
 
 # The model interface shared with training/ (which serving may not import).
@@ -36,6 +37,8 @@ class ModelArtifact:
     directory: Path  # exported_models/<variant>/<version>/
     metadata: dict[str, Any]  # metadata.json as written by the export
     session: ort.InferenceSession  # opened once, shared by every request (it is thread-safe)
+    precision: str = "fp32"  # "fp32" (model.onnx) or "int8" (model.int8.onnx, export --int8)
+    intra_op_threads: int = 1  # onnxruntime intra-op threads of the session
 
     @property
     def feature_names(self) -> list[str]:
@@ -73,24 +76,36 @@ def session_options(intra_op_threads: int) -> ort.SessionOptions:
     options = ort.SessionOptions()
     options.intra_op_num_threads = intra_op_threads
     options.inter_op_num_threads = 1
+    # Idle intra-op threads sleep instead of spinning: with a worker per core, a spinning
+    # thread takes the core from the next request (the benchmarks time the same setting).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3  # onnxruntime warnings would drown the service log
     return options
 
 
-def load_artifact(directory: Path, intra_op_threads: int = 1) -> ModelArtifact:
-    """Open ``directory``'s model.onnx after checking it against its metadata.json."""
-    metadata = read_json(directory / "metadata.json")
+def load_artifact(directory: Path, intra_op_threads: int = 1,
+                  precision: str = "fp32") -> ModelArtifact:
+    """Open ``directory``'s model.onnx (or its int8 copy) after checking it against metadata.json.
+
+    ``precision="int8"`` opens ``model.int8.onnx`` when the export made one (its sha256 and
+    drift are in the metadata's ``int8`` entry) and falls back to the fp32 graph otherwise.
+    """
+    metadata = read_json(directory / METADATA_FILE)
     for key in ("variant", "version", "feature_names", "window", "sha256"):
         if key not in metadata:
-            raise ArtifactError(f"{directory / 'metadata.json'}: no '{key}' field")
-    model_path = directory / "model.onnx"
+            raise ArtifactError(f"{directory / METADATA_FILE}: no '{key}' field")
+    int8 = metadata.get("int8")
+    if precision == "int8" and not (isinstance(int8, dict) and "sha256" in int8):
+        precision = "fp32"  # no int8 copy of this version: the exact graph serves
+    model_path = directory / model_file(precision)
+    expected = int8["sha256"] if precision == "int8" else metadata["sha256"]
     if not model_path.is_file():
         raise ArtifactError(f"{model_path}: missing")
     actual = sha256_of(model_path)
-    if actual != metadata["sha256"]:
+    if actual != expected:
         raise ArtifactError(
             f"{model_path}: sha256 {actual[:12]}... differs from metadata.json's "
-            f"{str(metadata['sha256'])[:12]}... (file changed or corrupt)"
+            f"{str(expected)[:12]}... (file changed or corrupt)"
         )
     try:
         session = ort.InferenceSession(
@@ -104,6 +119,8 @@ def load_artifact(directory: Path, intra_op_threads: int = 1) -> ModelArtifact:
         directory=directory,
         metadata=metadata,
         session=session,
+        precision=precision,
+        intra_op_threads=intra_op_threads,
     )
     check_graph(artifact)
     return artifact
@@ -111,7 +128,7 @@ def load_artifact(directory: Path, intra_op_threads: int = 1) -> ModelArtifact:
 
 def check_graph(artifact: ModelArtifact) -> None:
     """The graph's inputs and outputs must match the metadata (names, window, widths)."""
-    where = artifact.directory / "model.onnx"
+    where = artifact.directory / model_file(artifact.precision)
     inputs = {node.name: node.shape for node in artifact.session.get_inputs()}
     if FEATURES_INPUT not in inputs:
         raise ArtifactError(f"{where}: no '{FEATURES_INPUT}' input (has {sorted(inputs)})")

@@ -49,7 +49,7 @@ PREDICTION_FIELDS = ("probabilities", "returns", "volatility", "attention")
 
 @dataclass(frozen=True)
 class ServingConfig:
-    intra_op_threads: int = 1  # onnxruntime threads per model run
+    intra_op_threads: int | None = None  # onnxruntime threads per run; None: threads.json, else 1
     live_variant: str = "hybrid"  # variant (or "combined") answering ingest and signals
     snapshot_every: int = 200  # ingested bars between two snapshots of the live state
     fsync: bool = True  # fsync the ingest journal on every bar (a crash loses nothing)
@@ -286,7 +286,8 @@ def config_from_env() -> ServingConfig:
     """The service's configuration: defaults, overridden by TRADECAST_* environment variables."""
     defaults = ServingConfig()
     return ServingConfig(
-        intra_op_threads=int(os.environ.get("TRADECAST_THREADS", defaults.intra_op_threads)),
+        intra_op_threads=int(os.environ["TRADECAST_THREADS"]) if "TRADECAST_THREADS" in os.environ
+        else defaults.intra_op_threads,
         live_variant=os.environ.get("TRADECAST_LIVE_VARIANT", defaults.live_variant),
         snapshot_every=int(os.environ.get("TRADECAST_SNAPSHOT_EVERY", defaults.snapshot_every)),
         fsync=os.environ.get("TRADECAST_FSYNC", "1") != "0",

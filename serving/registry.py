@@ -8,15 +8,19 @@ set stays and the error says why.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path
 
+from contract.artifacts import MANIFEST_FILE, PRECISIONS, read_threads
 from features.errors import ArtifactError
 from serving.artifacts import ModelArtifact, load_artifact, read_json
 from serving.errors import UnknownVariantError
 
-MANIFEST = "manifest.json"
+MANIFEST = MANIFEST_FILE
+PRECISION_ENV = "TRADECAST_PRECISION"  # "int8" serves the int8 copies where exported
+DEFAULT_THREADS = 1  # intra-op threads of a variant that threads.json does not name
 
 
 def read_manifest(exported_dir: Path) -> dict[str, Path]:
@@ -34,11 +38,27 @@ def read_manifest(exported_dir: Path) -> dict[str, Path]:
     return folders
 
 
-def load_models(exported_dir: Path, intra_op_threads: int = 1) -> dict[str, ModelArtifact]:
-    """Open every variant of the manifest; all or nothing."""
+def resolve_precision(precision: str | None) -> str:
+    """The argument, else ``TRADECAST_PRECISION``, else fp32."""
+    chosen = precision or os.environ.get(PRECISION_ENV) or "fp32"
+    if chosen not in PRECISIONS:
+        raise ArtifactError(f"{PRECISION_ENV}={chosen!r}: use one of {', '.join(PRECISIONS)}")
+    return chosen
+
+
+def load_models(exported_dir: Path, intra_op_threads: int | None = None,
+                precision: str | None = None) -> dict[str, ModelArtifact]:
+    """Open every variant of the manifest; all or nothing.
+
+    Threads: ``intra_op_threads`` when given, else the variant's entry in threads.json
+    (``tradecast bench threads``), else ``DEFAULT_THREADS``.
+    """
+    measured = read_threads(exported_dir) if intra_op_threads is None else {}
+    precision = resolve_precision(precision)
     models = {}
     for variant, folder in read_manifest(exported_dir).items():
-        artifact = load_artifact(folder, intra_op_threads)
+        threads = intra_op_threads or measured.get(variant, DEFAULT_THREADS)
+        artifact = load_artifact(folder, threads, precision)
         if artifact.variant != variant:
             raise ArtifactError(
                 f"{folder / 'metadata.json'}: variant '{artifact.variant}' but the manifest "
@@ -51,10 +71,13 @@ def load_models(exported_dir: Path, intra_op_threads: int = 1) -> dict[str, Mode
 class ModelRegistry:
     """The loaded variants; `get` is lock-free, `reload` swaps the whole set at once."""
 
-    def __init__(self, exported_dir: Path, intra_op_threads: int = 1) -> None:
+    def __init__(self, exported_dir: Path, intra_op_threads: int | None = None,
+                 precision: str | None = None) -> None:
         self.exported_dir = exported_dir
-        self.intra_op_threads = intra_op_threads
-        self._models: Mapping[str, ModelArtifact] = load_models(exported_dir, intra_op_threads)
+        self.intra_op_threads = intra_op_threads  # None: threads.json, else DEFAULT_THREADS
+        self.precision = precision  # None: TRADECAST_PRECISION, else fp32
+        self._models: Mapping[str, ModelArtifact] = load_models(exported_dir, intra_op_threads,
+                                                                precision)
         self._reload_lock = threading.Lock()
 
     @property
@@ -73,6 +96,6 @@ class ModelRegistry:
     def reload(self) -> dict[str, str]:
         """Re-read the manifest and swap in its versions; on failure keep the current ones."""
         with self._reload_lock:
-            fresh = load_models(self.exported_dir, self.intra_op_threads)
+            fresh = load_models(self.exported_dir, self.intra_op_threads, self.precision)
             self._models = fresh
         return {variant: artifact.version for variant, artifact in fresh.items()}

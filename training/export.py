@@ -30,14 +30,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from contract.artifacts import MANIFEST_FILE, METADATA_FILE, MODEL_FILE
 from features.errors import ArtifactError
 from training.checkpoint import load_checkpoint
+from training.int8 import ValidationWindows, add_int8_copy, store_windows
 from training.models import OUTPUT_NAMES, POSITION_DIM, WINDOW, TradecastModel, build_model
 
 HORIZONS = (1, 4, 24)  # features.labels.HORIZONS: the order of the model's horizon axis
-MANIFEST_FILE = "manifest.json"
-MODEL_FILE = "model.onnx"
-METADATA_FILE = "metadata.json"
 DEFAULT_N_FEATURES = 60  # input width when neither a checkpoint nor the feature engine names one
 
 
@@ -227,8 +226,12 @@ def export_model(
     checkpoint: str | None = None,
     summary: dict[str, Any] | None = None,
     config: ExportConfig = ExportConfig(),
+    int8_windows: ValidationWindows | None = None,
 ) -> ExportResult:
-    """Export, check parity, then publish the folder and point the manifest at it."""
+    """Export, check parity, then publish the folder and point the manifest at it.
+
+    ``int8_windows``: also write the int8 copy, its drift on these windows in the metadata.
+    """
     if len(feature_names) != model.n_features:
         raise ArtifactError(
             f"{model.variant}: {len(feature_names)} feature names for a model that reads "
@@ -270,6 +273,9 @@ def export_model(
             "parity_batches": list(config.parity_batches),
             "exporter": f"torch {torch.__version__} torch.onnx.export(dynamo=False)",
         }
+        if int8_windows is not None:
+            position_dim = metadata["position_dim"]
+            metadata["int8"] = add_int8_copy(staging, int8_windows, position_dim)
         (staging / METADATA_FILE).write_text(json.dumps(metadata, indent=2))
         folder = variant_dir / version
         os.replace(staging, folder)
@@ -294,24 +300,37 @@ def latest_checkpoint(checkpoints_dir: str | os.PathLike[str], variant: str) -> 
     return runs[-1].parent if runs else None
 
 
+def int8_windows_for(model: TradecastModel, feature_names: list[str], summary: dict[str, Any],
+                     bars_dir: Path | None, config: ExportConfig) -> ValidationWindows:
+    """Validation windows from the bar store, else the synthetic parity windows (said so)."""
+    found = store_windows(bars_dir, feature_names, summary, HORIZONS) if bars_dir else None
+    if found is not None:
+        return found
+    features = example_inputs(model, 256, config.seed)[0].numpy()
+    return ValidationWindows(features, None, None, "synthetic: 256 normaliser-scaled random "
+                             "windows (no bars in the store)")
+
+
 def export_checkpoint(
     folder: str | os.PathLike[str],
     exported_dir: str | os.PathLike[str],
     config: ExportConfig = ExportConfig(),
     variant: str | None = None,
+    int8_bars_dir: Path | None = None,
+    int8: bool = False,
 ) -> ExportResult:
-    """Export a trained checkpoint folder (of ``variant`` when given) with its span and metrics."""
+    """Export a trained checkpoint folder (of ``variant`` when given) with its span and metrics.
+
+    ``int8``: add the int8 copy, its drift measured on validation windows from
+    ``int8_bars_dir`` (the home's bar store).
+    """
     model, info = load_checkpoint(folder)
     if variant is not None and info["variant"] != variant:
         raise ArtifactError(f"{folder}: holds variant {info['variant']!r}, not {variant!r}")
-    return export_model(
-        model,
-        exported_dir,
-        info["feature_names"],
-        checkpoint=info["path"],
-        summary=info["summary"],
-        config=config,
-    )
+    names, summary = info["feature_names"], info["summary"]
+    windows = int8_windows_for(model, names, summary, int8_bars_dir, config) if int8 else None
+    return export_model(model, exported_dir, names, checkpoint=info["path"], summary=summary,
+                        config=config, int8_windows=windows)
 
 
 def export_fresh(
@@ -319,13 +338,16 @@ def export_fresh(
     exported_dir: str | os.PathLike[str],
     feature_names: list[str] | None = None,
     config: ExportConfig = ExportConfig(),
+    int8_bars_dir: Path | None = None,
+    int8: bool = False,
     **overrides: Any,
 ) -> ExportResult:
     """Export freshly initialised weights (for tests and benchmarks); metadata says so."""
     names = feature_names if feature_names is not None else default_feature_names()
     torch.manual_seed(config.seed)
     model = build_model(variant, len(names), **overrides).eval()
-    return export_model(model, exported_dir, names, config=config)
+    windows = int8_windows_for(model, names, {}, int8_bars_dir, config) if int8 else None
+    return export_model(model, exported_dir, names, config=config, int8_windows=windows)
 
 
 def export_variant(
@@ -333,12 +355,19 @@ def export_variant(
     home_checkpoints: str | os.PathLike[str],
     exported_dir: str | os.PathLike[str],
     checkpoint: str | os.PathLike[str] | None = None,
+    *,
+    int8: bool = False,
+    bars_dir: Path | None = None,
 ) -> ExportResult:
-    """Export ``checkpoint``, else the variant's latest checkpoint, else fresh weights."""
+    """Export ``checkpoint``, else the variant's latest checkpoint, else fresh weights.
+
+    ``int8``: also write the int8 copy, its drift on validation windows from ``bars_dir``.
+    """
     folder = Path(checkpoint) if checkpoint else latest_checkpoint(home_checkpoints, variant)
     if folder is None:
-        return export_fresh(variant, exported_dir)
-    return export_checkpoint(folder, exported_dir, variant=variant)
+        return export_fresh(variant, exported_dir, int8_bars_dir=bars_dir, int8=int8)
+    return export_checkpoint(folder, exported_dir, variant=variant, int8_bars_dir=bars_dir,
+                             int8=int8)
 
 
 def describe_models() -> list[dict[str, Any]]:

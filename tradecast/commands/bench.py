@@ -74,10 +74,13 @@ def start_latency(
         str, typer.Option("--variants", help="Comma-separated variants.")
     ] = "simplex,hybrid,ensemble,full",
     batches: Annotated[str, typer.Option("--batches", help="Comma-separated batches.")] = "1,32",
-    runs: Annotated[int, typer.Option("--runs", help="Timed calls per engine and batch.")] = 200,
+    runs: Annotated[int, typer.Option("--runs", help="Most timed calls per cell.")] = 200,
+    budget: Annotated[
+        float, typer.Option("--budget", help="Seconds per variant and batch (after 10 calls).")
+    ] = 4.0,
     threads: Annotated[int, typer.Option("--threads", help="torch and onnxruntime threads.")] = 2,
 ) -> None:
-    """PyTorch eager vs onnxruntime per variant, interleaved in one run: p50/p99 and a table."""
+    """PyTorch eager vs onnxruntime per variant, interleaved, each latency against its floor."""
     from benchmarks import latency
 
     latency.run(
@@ -86,7 +89,30 @@ def start_latency(
         batches=tuple(int(b) for b in batches.split(",")),
         runs=runs,
         threads=threads,
+        budget_s=budget,
     )
+
+
+@app.command("threads")
+def start_threads(
+    variants: Annotated[
+        str | None, typer.Option("--variants", help="Comma-separated (default: all exported).")
+    ] = None,
+    budget: Annotated[float, typer.Option("--budget", help="Seconds per variant and batch.")]
+    = 3.0,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Measure and print, write nothing.")
+    ] = False,
+    home: HomeOption = None,
+) -> None:
+    """1 vs 2 onnxruntime threads per exported variant; writes exported_models/threads.json."""
+    from benchmarks import threads
+    from features.home import resolve_home
+
+    chosen = tuple(v.strip() for v in variants.split(",") if v.strip()) if variants else None
+    result = threads.run(resolve_home(home).exported_dir, chosen, budget_s=budget,
+                         write=not dry_run)
+    typer.echo("threads: " + ", ".join(f"{v} {n}" for v, n in result["threads"].items()))
 
 
 @app.command("features")

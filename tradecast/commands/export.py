@@ -22,6 +22,11 @@ def start_export(
             "else freshly initialised weights).",
         ),
     ] = None,
+    int8: Annotated[
+        bool,
+        typer.Option("--int8", help="Also write model.int8.onnx (int8 single-row products) with "
+                     "its drift on validation windows in metadata.json; fp32 stays the default."),
+    ] = False,
     home: HomeOption = None,
 ) -> None:
     """Export model variants to ONNX, check them against PyTorch, update the manifest."""
@@ -39,7 +44,8 @@ def start_export(
     resolved = resolve_home(home)
     for name in chosen:
         typer.echo(f"{name}: exporting ...")
-        result = export_variant(name, resolved.checkpoints_dir, resolved.exported_dir, checkpoint)
+        result = export_variant(name, resolved.checkpoints_dir, resolved.exported_dir, checkpoint,
+                                int8=int8, bars_dir=resolved.bars_dir)
         meta = result.metadata
         source = meta["checkpoint"] or "freshly initialised weights (no checkpoint found)"
         typer.echo(
@@ -49,4 +55,9 @@ def start_export(
             f"{', '.join(map(str, meta['parity_batches']))})\n"
             f"  -> {result.folder / 'model.onnx'}"
         )
+        if "int8" in meta:
+            drift = meta["int8"]["drift"]
+            typer.echo(f"  int8 copy -> {result.folder / meta['int8']['file']}: direction "
+                       f"agreement {drift['direction_agreement']:.3f}, attention max diff "
+                       f"{drift['attention_max_abs_diff']:.2e} ({drift['windows']})")
     typer.echo(f"manifest: {resolved.exported_dir / 'manifest.json'}")

@@ -3,7 +3,8 @@
 The attention is written out (not ``scaled_dot_product_attention``) because the model reports
 how much each bar weighed: the last position's attention row, averaged over heads, from the
 last layer. The last position is the bar the prediction is made at, so its row reads as
-"what this decision looked at".
+"what this decision looked at". Since every variant reads only that position, the encoder can
+skip the rest of the last layer (``last_only``); tests check it against the full sequence.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import math
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -34,13 +36,29 @@ class SelfAttention(nn.Module):
         self.qkv = nn.Linear(config.d_model, 3 * config.d_model)  # fused q, k, v projection
         self.proj = nn.Linear(config.d_model, config.d_model)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        batch, steps, _ = x.shape  # (B, T, D)
-        qkv = self.qkv(x).reshape(batch, steps, 3, self.n_heads, self.head_dim)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # (B, NH, T, dh) each
+    def forward(self, x: torch.Tensor, last_only: bool = False) -> tuple[torch.Tensor, ...]:
+        """Every position attends (B, T, D), or with ``last_only`` the last one only (B, 1, D).
+
+        Keys and values always come from every position; ``last_only`` computes the query, the
+        scores and the output projection for the last row alone, which is all a last-step
+        summary reads. The weight slices are constants of the exported graph.
+        """
+        batch, steps, d = x.shape  # (B, T, D)
+        rows = 1 if last_only else steps
+        if last_only:
+            weight, bias = self.qkv.weight, self.qkv.bias
+            q = F.linear(x[:, -1:], weight[:d], bias[:d])  # (B, 1, D)
+            k, v = F.linear(x, weight[d:], bias[d:]).split(d, dim=-1)  # (B, T, D) each
+        else:
+            q, k, v = self.qkv(x).split(d, dim=-1)  # (B, T, D) each
+        q, k, v = (self.split_heads(t) for t in (q, k, v))  # (B, NH, R|T, dh)
         weights = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(self.head_dim), dim=-1)
-        y = (weights @ v).transpose(1, 2).reshape(batch, steps, self.d_model)  # (B, T, D)
-        return self.proj(y), weights  # weights: (B, NH, T, T)
+        y = (weights @ v).transpose(1, 2).reshape(batch, rows, d)  # (B, R, D)
+        return self.proj(y), weights  # weights: (B, NH, R, T)
+
+    def split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        batch, steps, _ = x.shape
+        return x.reshape(batch, steps, self.n_heads, self.head_dim).transpose(1, 2)
 
 
 class EncoderBlock(nn.Module):
@@ -56,9 +74,10 @@ class EncoderBlock(nn.Module):
             nn.Linear(d, config.ffn_factor * d), nn.GELU(), nn.Linear(config.ffn_factor * d, d)
         )
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        attended, weights = self.attention(self.norm_attention(x))
-        x = x + attended
+    def forward(self, x: torch.Tensor, last_only: bool = False) -> tuple[torch.Tensor, ...]:
+        """(B, T, D) -> (B, T, D), or (B, 1, D) for the last position with ``last_only``."""
+        attended, weights = self.attention(self.norm_attention(x), last_only)
+        x = x[:, x.shape[1] - attended.shape[1] :] + attended
         return x + self.mlp(self.norm_mlp(x)), weights
 
 
@@ -72,10 +91,16 @@ class TransformerEncoder(nn.Module):
         self.blocks = nn.ModuleList(EncoderBlock(config) for _ in range(config.n_layers))
         self.norm = nn.LayerNorm(config.d_model)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return the encoded sequence (B, T, D) and the last bar's attention (B, T)."""
+    def forward(self, x: torch.Tensor, last_only: bool = False) -> tuple[torch.Tensor, ...]:
+        """The encoded sequence (B, T, D) and the last bar's attention (B, T).
+
+        With ``last_only`` the sequence is the last position alone (B, 1, D): every layer but
+        the last needs all positions (they are the last layer's keys and values), the last
+        layer needs only the last query row, and the attention output is that row.
+        """
         x = x + self.position
-        for block in self.blocks:
-            x, weights = block(x)
+        for block in self.blocks[:-1]:
+            x, _ = block(x)
+        x, weights = self.blocks[-1](x, last_only)
         last_row = weights[:, :, -1, :].mean(dim=1)  # (B, T), each row sums to 1
         return self.norm(x), last_row

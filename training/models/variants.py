@@ -131,9 +131,10 @@ class Hybrid(TradecastModel):
     def branches(self, features: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
         """The two branch summaries at the last bar, and the Transformer's attention (B, T)."""
         x = self.normalise(features)  # (B, T, F)
-        recurrent = self.xlstm(self.embed_xlstm(x))[:, -1]  # (B, Dx)
-        attended, attention = self.transformer(self.embed_transformer(x))  # (B, T, Dt), (B, T)
-        return [recurrent, attended[:, -1]], attention
+        # Lean: both branches compute only what their last step needs (see last_only).
+        recurrent = self.xlstm(self.embed_xlstm(x), last_only=True)[:, -1]  # (B, Dx)
+        attended, attention = self.transformer(self.embed_transformer(x), last_only=True)
+        return [recurrent, attended[:, -1]], attention  # (B, Dx), (B, Dt); attention (B, T)
 
     def forward(self, features: torch.Tensor, position: torch.Tensor | None = None) -> Outputs:
         summaries, attention = self.branches(features)
@@ -202,8 +203,9 @@ class Ensemble(TradecastModel):
     def forward(self, features: torch.Tensor, position: torch.Tensor | None = None) -> Outputs:
         x = self.normalise(features)  # (B, T, F)
         direction, pool_weights = self.direction_pool(self.direction_net(self.embed_direction(x)))
-        price, price_attention = self.price_net(self.embed_price(x))  # (B, T, Dp), (B, T)
-        risk = self.risk_net(self.embed_risk(x))[:, -1]  # (B, Dr)
+        # The pooled direction net needs every step; the other two only their last one.
+        price, price_attention = self.price_net(self.embed_price(x), last_only=True)  # (B, 1, Dp)
+        risk = self.risk_net(self.embed_risk(x), last_only=True)[:, -1]  # (B, Dr)
         fused = self.fusion([direction, price[:, -1], risk])  # (B, fusion_width)
         attention = 0.5 * (pool_weights + price_attention)  # mean of two distributions over T
         return (*self.heads(fused), attention)

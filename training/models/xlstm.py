@@ -68,6 +68,16 @@ class GatedFeedForward(nn.Module):
         return self.down(F.gelu(gate) * value)
 
 
+def log_add_exp(a: torch.Tensor, b: torch.Tensor, a_minus_b: torch.Tensor) -> torch.Tensor:
+    """log(exp(a) + exp(b)) = max(a, b) - log(sigmoid(|a - b|)), given a - b.
+
+    The same value as ``b + softplus(a - b)`` without onnxruntime's Softplus, which is scalar
+    code (about 5x a Sigmoid at batch 1, 40x at batch 32). sigmoid(|.|) lies in [0.5, 1], so
+    the log never meets 0, and a = -inf gives b exactly.
+    """
+    return torch.maximum(a, b) - F.logsigmoid(a_minus_b.abs())  # exported as Log(Sigmoid)
+
+
 class SLSTMCell(nn.Module):
     """Scalar-memory LSTM with exponential input gate, stabiliser m and normaliser n."""
 
@@ -82,35 +92,39 @@ class SLSTMCell(nn.Module):
         with torch.no_grad():  # a forget gate that starts open remembers across the window
             self.input_gates.bias.view(heads, 4, self.head_dim)[:, 1].uniform_(3.0, 6.0)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, last_only: bool = False) -> torch.Tensor:
         """The paper's h_t = o_t * c_t / n_t, tracked as the ratio itself and log n_t.
 
         Only c / n reaches the output, and c / n is the gate-weighted mean of tanh(z). Carrying
         that mean and log n instead of (c, n, m) is the same recurrence rescaled by n rather than
         by exp(m): every quantity stays O(1) or logarithmic, as the stabiliser intends, and each
         step is fewer (unrolled) graph nodes, which is what batch-1 inference pays for.
+
+        The steps run in a (1, NH, B, dh) layout: each step's recurrent product is one matmul
+        per head over the whole batch (B rows), not B one-row products. ``last_only`` returns
+        the last step's h (B, 1, D) instead of every step's (B, T, D).
         """
         batch, steps, width = x.shape  # (B, T, D)
-        gates_x = self.input_gates(x)  # (B, T, 4D): every step's input projection in one matmul
-        # Every step's slice keeps a singleton time axis, (B, 1, NH, 1, 4dh): the head axis sits
-        # where the recurrent matmul batches over it, so no step needs a squeeze or transpose.
-        gates_x = gates_x.reshape(batch, steps, self.n_heads, 1, 4 * self.head_dim)
-        step_gates = gates_x.split(1, dim=1)  # one Split node at export
+        gates_x = self.input_gates(x).reshape(batch, steps, self.n_heads, 4 * self.head_dim)
+        gates_x = gates_x.permute(1, 2, 0, 3)  # step-major, heads before batch: (T, NH, B, 4dh)
+        step_gates = gates_x.split(1, dim=0)  # one Split node; each (1, NH, B, 4dh)
         # Step 0 starts from h = c = n = 0: the mean is tanh(z) itself and n = exp(i).
-        i, _, z, o = step_gates[0].split(self.head_dim, dim=-1)  # (B, 1, NH, 1, dh) each
+        i, _, z, o = step_gates[0].split(self.head_dim, dim=-1)  # (1, NH, B, dh) each
         mean, log_n = torch.tanh(z), i
         h = torch.sigmoid(o) * mean
         outputs = [h]
         for gates in step_gates[1:]:  # fixed window: unrolled at export, no data-dependent branch
             i, f, z, o = (gates + h @ self.recurrent_gates).split(self.head_dim, dim=-1)
-            # log(f n_{t-1} / exp(i)): the weight of the past against the new input, in log space
-            past_vs_new = log_n + F.logsigmoid(f) - i
-            log_n = i + F.softplus(past_vs_new)  # log(exp(i) + f n_{t-1}) = log n_t
+            past = log_n + F.logsigmoid(f)  # log(f n_{t-1})
+            past_vs_new = past - i  # log(f n_{t-1} / exp(i)): the past's weight against the input
+            log_n = log_add_exp(past, i, past_vs_new)  # log(f n_{t-1} + exp(i)) = log n_t
             candidate = torch.tanh(z)
             mean = candidate + torch.sigmoid(past_vs_new) * (mean - candidate)
             h = torch.sigmoid(o) * mean
             outputs.append(h)
-        return torch.cat(outputs, dim=1).reshape(batch, steps, width)  # (B, T, D)
+        kept = outputs[-1:] if last_only else outputs
+        hs = torch.cat(kept, dim=0).permute(2, 0, 1, 3)  # (B, R, NH, dh)
+        return hs.reshape(batch, len(kept), width)  # (B, R, D)
 
 
 class SLSTMBlock(nn.Module):
@@ -125,8 +139,10 @@ class SLSTMBlock(nn.Module):
         self.norm_ffn = nn.LayerNorm(d)
         self.ffn = GatedFeedForward(d, round(config.ffn_factor * d))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, D)
-        x = x + self.head_norm(self.cell(self.norm_cell(x)))
+    def forward(self, x: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+        """(B, T, D) -> (B, T, D), or the last step (B, 1, D) with ``last_only``."""
+        cell = self.head_norm(self.cell(self.norm_cell(x), last_only))  # (B, R, D)
+        x = x[:, x.shape[1] - cell.shape[1] :] + cell
         return x + self.ffn(self.norm_ffn(x))
 
 
@@ -168,21 +184,37 @@ class MLSTMBlock(nn.Module):
         future = torch.full((config.window, config.window), float("-inf")).triu(1)
         self.register_buffer("causal_mask", future, persistent=False)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+        """(B, T, D) -> (B, T, D), or the last step (B, 1, D) with ``last_only``.
+
+        Keys, values and gates need every step; the query, the memory read-out, the output
+        gate ``z`` and the down projection only the steps returned, so ``last_only`` slices the
+        up projection's z half and the query weight (constants of the exported graph). Over
+        every step each pair stays one matmul.
+        """
         batch, steps, _ = x.shape  # (B, T, D)
-        x_up, z = self.up(self.norm(x)).split(self.inner, dim=-1)  # (B, T, I) each
+        rows = 1 if last_only else steps
+        normed, inner, dim = self.norm(x), self.inner, self.head_dim
+        if last_only:
+            weight, bias = self.up.weight, self.up.bias
+            x_up = F.linear(normed, weight[:inner], bias[:inner])  # (B, T, I)
+            z = F.linear(normed[:, -1:], weight[inner:], bias[inner:])  # (B, 1, I)
+        else:
+            x_up, z = self.up(normed).split(inner, dim=-1)  # (B, T, I) each
         x_conv = F.silu(self.causal_conv(x_up))  # (B, T, I)
         heads_conv, heads_up = self.split_heads(x_conv), self.split_heads(x_up)  # (B, NH, T, dh)
-        # Query and key read the same input: one matmul over both weights (folded at export).
-        query_key = torch.cat([self.query.weight, self.key.weight], dim=-1)  # (NH, dh, 2dh)
-        q, k = (heads_conv @ query_key).split(self.head_dim, dim=-1)
-        v = self.value(heads_up)
+        if last_only:
+            q, k = self.query(heads_conv[:, :, -1:]), self.key(heads_conv)  # (B, NH, 1|T, dh)
+        else:  # query and key read the same input: one matmul over both weights
+            query_key = torch.cat([self.query.weight, self.key.weight], dim=-1)  # (NH, dh, 2dh)
+            q, k = (heads_conv @ query_key).split(dim, dim=-1)
+        v = self.value(heads_up)  # (B, NH, T, dh)
         gates = self.gates(torch.cat([x_conv, x_up], dim=-1)).transpose(1, 2)  # (B, 2NH, T)
         i_pre, f_pre = gates.split(self.n_heads, dim=1)  # (B, NH, T) each
-        h = self.memory(q, k, v, i_pre, f_pre)
-        h = h.transpose(1, 2).reshape(batch, steps, -1)  # (B, T, I)
-        h = self.head_norm(h) + self.skip * x_conv
-        return x + self.down(h * F.silu(z))
+        h = self.memory(q, k, v, i_pre, f_pre)  # (B, NH, R, dh)
+        h = h.transpose(1, 2).reshape(batch, rows, -1)  # (B, R, I)
+        h = self.head_norm(h) + self.skip * x_conv[:, steps - rows :]
+        return x[:, steps - rows :] + self.down(h * F.silu(z))
 
     def causal_conv(self, x: torch.Tensor) -> torch.Tensor:
         """The depthwise convolution as a sum of shifted copies, step t seeing steps <= t.
@@ -204,12 +236,17 @@ class MLSTMBlock(nn.Module):
         return x.reshape(batch, steps, self.n_heads, self.head_dim).transpose(1, 2)  # (B,NH,T,dh)
 
     def memory(self, q, k, v, i_pre, f_pre) -> torch.Tensor:
-        """h_t = C_t q_t / max(|n_t q_t|, 1) for all t at once, stabilised in log space."""
+        """h_t = C_t q_t / max(|n_t q_t|, 1) for the last R steps at once (R = q's rows).
+
+        Stabilised in log space; q (B, NH, R, dh) holds the queries of the last R steps.
+        """
+        rows, steps = q.shape[-2], k.shape[-2]
         log_f_sum = torch.cumsum(F.logsigmoid(f_pre), dim=-1)  # (B, NH, T)
         # log D[t, s] = sum_{r=s+1..t} log f_r + i_s: how much of step s is left at step t
-        kept_since = i_pre - log_f_sum  # (B, NH, T): the per-s part, before the T x T broadcast
-        log_decay = log_f_sum.unsqueeze(-1) + kept_since.unsqueeze(-2) + self.causal_mask
-        m = log_decay.amax(dim=-1, keepdim=True)  # (B, NH, T, 1) stabiliser per step
+        kept_since = i_pre - log_f_sum  # (B, NH, T): the per-s part, before the R x T broadcast
+        log_decay = (log_f_sum[..., steps - rows :].unsqueeze(-1) + kept_since.unsqueeze(-2)
+                     + self.causal_mask[steps - rows :])  # (B, NH, R, T)
+        m = log_decay.amax(dim=-1, keepdim=True)  # (B, NH, R, 1) stabiliser per step
         scores = (q @ k.transpose(-1, -2)) / math.sqrt(self.head_dim) * torch.exp(log_decay - m)
         normaliser = torch.maximum(scores.sum(dim=-1, keepdim=True).abs(), torch.exp(-m))
         return (scores / (normaliser + 1e-6)) @ v  # (B, NH, T, dh)
@@ -226,7 +263,12 @@ class XLSTM(nn.Module):
         self.blocks = nn.ModuleList(kinds[kind](config) for kind in config.layout)
         self.norm = nn.LayerNorm(config.d_model)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, D) -> (B, T, D)
-        for block in self.blocks:
+    def forward(self, x: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+        """(B, T, D) -> (B, T, D); with ``last_only`` the last step alone (B, 1, D).
+
+        Every block but the last needs all steps (the next block reads them); the last block
+        computes only what its last step needs.
+        """
+        for block in self.blocks[:-1]:
             x = block(x)
-        return self.norm(x)
+        return self.norm(self.blocks[-1](x, last_only))
