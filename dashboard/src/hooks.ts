@@ -40,3 +40,15 @@ export function useApi<T>(path: string | null, everyMs?: number): Loaded<T> {
 
   return { data, error, reload };
 }
+
+export interface Overview {
+  variants: string[]; // every model variant (what training and export accept)
+  profiles: string[]; // configs/train/*.toml
+  loaded: string[]; // variants the service has loaded
+  api_key_required: boolean;
+}
+
+/** The server's lists of variants and profiles (fetched once per page). */
+export function useVariants(): string[] {
+  return useApi<Overview>("overview").data?.variants ?? [];
+}

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from features.errors import UnknownSymbolError
 from features.home import Home
 from features.quality import check_store
 from features.store import BarStore
@@ -181,6 +182,8 @@ def list_backtests(home: Home) -> list[dict]:
 def backtest_detail(home: Home, identifier: str) -> dict:
     folder = child(backtests_dir(home), identifier, "backtest", "backtest")
     metrics = read_json(folder / "metrics.json")
+    if not metrics or not (folder / "equity.csv").exists():  # still running, or it failed
+        raise UnknownSymbolError(f"backtest: {identifier!r} has no results (yet)")
     equity = pd.read_csv(folder / "equity.csv", parse_dates=["timestamp"])
     equity["timestamp"] = pd.to_datetime(equity["timestamp"], utc=True)
     index = pd.DatetimeIndex(equity["timestamp"])

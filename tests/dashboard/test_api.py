@@ -61,12 +61,14 @@ def test_reads_list_the_store_runs_and_models(api: httpx.Client, trained_home: H
     ("/runs/hybrid/...", "run"),
     ("/runs/..%2F..%2F..%2Fetc/passwd", None),
     ("/backtests/nope", None),
+    ("/backtests/unfinished", None),  # a folder without results yet
     ("/jobs/.x", "job"),
     ("/forecast?symbol=AAPL&at=not-a-day", "at"),
     ("/portfolio?max_points=1", "max_points"),
 ])
-def test_nothing_outside_the_home_is_reachable(api: httpx.Client, path: str,
+def test_nothing_outside_the_home_is_reachable(api: httpx.Client, trained_home: Home, path: str,
                                                field: str | None) -> None:
+    (trained_home.root / "backtests" / "unfinished").mkdir(parents=True, exist_ok=True)
     answer = api.get(path)
     assert answer.status_code == (422 if field else 404), answer.text
     assert answer.json()["field" if field else "error"] == (field or answer.json()["error"])

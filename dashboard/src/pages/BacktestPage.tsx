@@ -8,7 +8,7 @@ import {
   day, monthlyGrid, num, pct, returnColour, sideBySide, toLine, tradeMarkers,
   type MonthlyReturn, type Point, type Trade,
 } from "../format";
-import { useApi } from "../hooks";
+import { useApi, useVariants } from "../hooks";
 
 const METRICS = ["total_return", "annual_return", "sharpe", "sortino", "max_drawdown", "calmar",
   "win_rate", "turnover", "trades", "costs_fraction", "exposure"];
@@ -73,6 +73,7 @@ export function BacktestPage() {
 
 function RunForm({ onStarted }: { onStarted: (job: Job) => void }) {
   const settings = useApi<{ costs: Record<string, number>; limits: Record<string, number>; rule: Record<string, number> }>("settings");
+  const variants = useVariants();
   const [source, setSource] = useState("variant");
   const [variant, setVariant] = useState("hybrid");
   const [signals, setSignals] = useState("");
@@ -89,7 +90,7 @@ function RunForm({ onStarted }: { onStarted: (job: Job) => void }) {
       <form onSubmit={submit} className="form">
         <label><input type="radio" checked={source === "variant"} onChange={() => setSource("variant")} /> a variant's walk-forward predictions</label>
         <select value={variant} onChange={(e) => setVariant(e.target.value)} data-testid="backtest-variant">
-          {["hybrid", "simplex", "ensemble", "full"].map((v) => <option key={v}>{v}</option>)}
+          {variants.map((v) => <option key={v}>{v}</option>)}
         </select>
         <label><input type="radio" checked={source === "signals"} onChange={() => setSource("signals")} /> a signal file in the home folder</label>
         <input value={signals} placeholder="signals/my_signals.csv" onChange={(e) => setSignals(e.target.value)} />

@@ -2,10 +2,11 @@
 import { useState, type FormEvent } from "react";
 import { getJSON, postJSON } from "../api";
 import { Heatmap } from "../components/Heatmap";
+import { JobList } from "../components/Jobs";
 import { LineChart } from "../components/LineChart";
 import { Card, ErrorLine } from "../components/ui";
 import { day, num, pct } from "../format";
-import { useApi } from "../hooks";
+import { useApi, useVariants } from "../hooks";
 
 interface Model {
   variant: string;
@@ -57,6 +58,7 @@ export function ModelsPage() {
         </table>
         <button onClick={reload}>reload the manifest</button> <span className="muted">{message}</span>
       </Card>
+      <ExportForm />
       <ForecastView variants={(models.data?.models ?? []).map((m) => m.variant)} symbols={symbols} />
     </div>
   );
@@ -119,6 +121,32 @@ function ForecastView({ variants, symbols }: { variants: string[]; symbols: stri
           />
         </div>
       )}
+    </Card>
+  );
+}
+
+function ExportForm() {
+  const variants = useVariants();
+  const [variant, setVariant] = useState("hybrid");
+  const [error, setError] = useState<string | null>(null);
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    setError(null);
+    postJSON("jobs/export", { variant }).catch((e: Error) => setError(e.message));
+  };
+  return (
+    <Card title="Export to ONNX">
+      <form onSubmit={submit} className="form inline">
+        <label>variant
+          <select value={variant} onChange={(e) => setVariant(e.target.value)}>
+            {variants.map((v) => <option key={v}>{v}</option>)}
+          </select>
+        </label>
+        <button type="submit">export the newest checkpoint</button>
+        <span className="muted">then reload the manifest to serve it</span>
+      </form>
+      <ErrorLine error={error} />
+      <JobList kinds={["export"]} />
     </Card>
   );
 }

@@ -5,12 +5,7 @@ import { JobRow, type Job } from "../components/Jobs";
 import { LineChart } from "../components/LineChart";
 import { Card, ErrorLine } from "../components/ui";
 import { latestValidation, lossCurves, num, parseOverrides, type MetricLine } from "../format";
-import { useApi } from "../hooks";
-
-interface Overview {
-  variants: string[];
-  profiles: string[];
-}
+import { useApi, type Overview } from "../hooks";
 
 interface RunRow {
   variant: string;
