@@ -4,8 +4,9 @@ For every symbol the streaming feature engine keeps its kernels' state and the l
 features; this module adds the last bar (to spot duplicates and older bars), the signal rule's
 state and the latest forecast.
 
-Durability: every accepted bar is appended to a journal (fsync'd) before it is answered; every
-``snapshot_every`` bars the whole state is snapshotted (temporary file, then rename) and the
+Durability: every accepted request is appended to a journal (one line and one fsync for all the
+bars of a bulk ingest: group commit) before it is answered; every ``snapshot_every`` journal
+lines the whole state is snapshotted (temporary file, then rename) and the
 journal restarts. At start-up the last snapshot is restored and the journal since it replayed,
 so a crash, even SIGKILL, loses no bar whose ingest was answered.
 
@@ -18,13 +19,15 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from features.engine import StreamingEngine
+from features.engine import StreamingEngine, to_ns
 from features.errors import UnknownSymbolError
 from features.signal_rule import SignalState
 from features.windows import WINDOW
@@ -85,30 +88,54 @@ class LiveBook:
     # -- the live path -------------------------------------------------------------------
 
     def ingest(
-        self, symbol: str, bar: dict[str, Any], context: dict[str, dict[str, Any]] | None = None
+        self, symbol: str, bar: Mapping[str, Any], context: Mapping[str, Mapping] | None = None
     ) -> IngestResult:
         """Apply one bar (and the context closes that came with it); idempotent."""
-        bar_time = pd.Timestamp(bar["timestamp"])
-        bar = {"timestamp": bar_time.isoformat(), **{k: float(bar[k]) for k in PRICE_FIELDS}}
-        context = {
-            name: {"timestamp": pd.Timestamp(point["timestamp"]).isoformat(),
-                   "close": float(point["close"])}
-            for name, point in (context or {}).items()
-        }
-        check_context(context, bar_time)
+        stamps = np.array([to_ns(bar["timestamp"])])
+        values = np.array([[float(bar[k]) for k in PRICE_FIELDS]])
+        points = {name: (to_ns(p["timestamp"]), float(p["close"]))
+                  for name, p in (context or {}).items()}
+        return self.ingest_many([symbol], stamps, values, points, where=lambda _: "bar")[0]
+
+    def ingest_many(
+        self,
+        symbols: Sequence[str],
+        stamps: np.ndarray,
+        values: np.ndarray,
+        context: Mapping[str, tuple[int, float]] | None = None,
+        where: Callable[[str], str] = lambda symbol: f"bars.{symbol}",
+    ) -> list[IngestResult]:
+        """One bar for each of ``symbols`` (int64 ns ``stamps``, (n, 5) OHLCV ``values``, already
+        checked) and context closes (name -> (ns, close)), applied together: one journal line
+        and one fsync for all of them (group commit), one batched model run.
+
+        All or nothing: a symbol's bar older than its last one (409) refuses the whole request
+        before anything changes; a repeated last bar changes nothing for that symbol.
+        """
+        if len(set(symbols)) != len(symbols):
+            raise InputError("bars", "a symbol appears twice")
+        bars = {symbol: bar_record(stamp, row)
+                for symbol, stamp, row in zip(symbols, stamps, values, strict=True)}
+        points = {name: {"timestamp": iso(stamp), "close": float(close)}
+                  for name, (stamp, close) in (context or {}).items()}
+        if points and int(max(t for t, _ in context.values())) > int(np.min(stamps)):
+            late = next(n for n, (t, _) in context.items() if t > np.min(stamps))
+            raise InputError(f"context.{late}.timestamp", "is after the bar's timestamp")
         with self.lock:
-            state = self.symbols.get(symbol)
-            if state is not None and self.is_duplicate(symbol, state, bar):
-                return self.result(symbol, state, added=False)
-            entry = {"seq": self.seq + 1, "symbol": symbol, "bar": bar, "context": context}
-            state = self.apply(entry)  # first: a bar the engine refuses must not be journaled
-            self.journal.write(json.dumps(entry) + "\n")
-            self.journal.flush()
-            if self.config.fsync:
-                os.fsync(self.journal.fileno())
-            if self.seq - self.snapshot_seq >= self.config.snapshot_every:
-                self.snapshot()
-            return self.result(symbol, state, added=True)
+            fresh = [symbol for symbol in symbols if not self.is_duplicate(
+                symbol, self.symbols.get(symbol), bars[symbol], where(symbol))]
+            if fresh:
+                entry = {"seq": self.seq + 1, "bars": {s: bars[s] for s in fresh},
+                         "context": points}
+                self.apply(entry)  # first: bars the engine refuses must not be journaled
+                self.journal.write(json.dumps(entry) + "\n")
+                self.journal.flush()
+                if self.config.fsync:
+                    os.fsync(self.journal.fileno())
+                if self.seq - self.snapshot_seq >= self.config.snapshot_every:
+                    self.snapshot()
+            added = set(fresh)
+            return [self.result(s, self.symbols[s], added=s in added) for s in symbols]
 
     def latest(self, symbol: str) -> IngestResult:
         state = self.symbols.get(symbol)
@@ -116,7 +143,11 @@ class LiveBook:
             raise UnknownSymbolError(f"symbols: '{symbol}' has no live state (ingest bars first)")
         return self.result(symbol, state, added=False)
 
-    def is_duplicate(self, symbol: str, state: SymbolState, bar: dict[str, Any]) -> bool:
+    def is_duplicate(
+        self, symbol: str, state: SymbolState | None, bar: dict[str, Any], field: str
+    ) -> bool:
+        if state is None:
+            return False
         last = state.last_bar
         new_time, last_time = pd.Timestamp(bar["timestamp"]), pd.Timestamp(last["timestamp"])
         if new_time > last_time:
@@ -126,33 +157,46 @@ class LiveBook:
         same_time = new_time == last_time
         what = "differs from the bar already ingested at" if same_time else "is older than"
         raise StaleBarError(
-            "bar.timestamp", f"{symbol} bar at {bar['timestamp']} {what} the last one "
+            f"{field}.timestamp", f"{symbol} bar at {bar['timestamp']} {what} the last one "
             f"({last['timestamp']}); bars must arrive in time order"
         )
 
-    def apply(self, entry: dict[str, Any]) -> SymbolState:
-        """Feed one journal entry to the engine and, once warm, the model and the signal rule."""
-        symbol, bar = entry["symbol"], entry["bar"]
-        timestamp = pd.Timestamp(bar["timestamp"])
+    def apply(self, entry: dict[str, Any]) -> None:
+        """Feed one journal entry to the engine and, for warm symbols, the model (one batched
+        run) and the signal rule."""
+        if "symbol" in entry:  # a journal line written before bulk ingest existed
+            entry = {"seq": entry["seq"], "bars": {entry["symbol"]: entry["bar"]},
+                     "context": entry["context"]}
         for name, point in sorted(entry["context"].items()):
             self.engine.update_context(name, pd.Timestamp(point["timestamp"]), point["close"])
-        self.engine.update(symbol, {**bar, "timestamp": timestamp})
-        state = self.symbols.setdefault(symbol, SymbolState(last_bar=bar))
-        state.last_bar, state.bars, self.seq = bar, state.bars + 1, entry["seq"]
-        if state.bars >= MIN_BARS:
-            result = self.forecast(symbol, timestamp, state.signal)
-            state.signal, state.forecast = result.signal, forecast_dict(result, True)
-        return state
+        symbols, bars = list(entry["bars"]), list(entry["bars"].values())
+        stamps = np.array([to_ns(bar["timestamp"]) for bar in bars])
+        values = np.array([[bar[k] for k in PRICE_FIELDS] for bar in bars], dtype=np.float64)
+        self.engine.update_many(symbols, stamps, values)
+        warm = []
+        for symbol, bar in zip(symbols, bars, strict=True):
+            state = self.symbols.setdefault(symbol, SymbolState(last_bar=bar))
+            state.last_bar, state.bars = bar, state.bars + 1
+            if state.bars >= MIN_BARS:
+                warm.append(symbol)
+        self.seq = entry["seq"]
+        if warm:
+            self.forecast(warm)
 
-    def forecast(self, symbol: str, timestamp: pd.Timestamp, signal: SignalState) -> ForecastResult:
+    def forecast(self, symbols: list[str]) -> None:
+        """Forecast the symbols' latest windows in one batched run; step their signal rule."""
         variant = self.config.live_variant
-        rows = self.engine.window(symbol, WINDOW)
-        prediction, versions, horizons = self.forecaster.predict_rows(rows, variant)
-        return ForecastResult(
-            symbol=symbol, timestamp=timestamp, variant=variant, versions=versions,
-            horizons=horizons, prediction=prediction,
-            signal=self.forecaster.signal(prediction, horizons, signal),
-        )
+        rows = [self.engine.window(symbol, WINDOW) for symbol in symbols]
+        prediction, versions, horizons = self.forecaster.predict_many(rows, variant)
+        for index, symbol in enumerate(symbols):
+            state = self.symbols[symbol]
+            row = prediction.row(index)
+            result = ForecastResult(
+                symbol=symbol, timestamp=pd.Timestamp(state.last_bar["timestamp"]),
+                variant=variant, versions=versions, horizons=horizons, prediction=row,
+                signal=self.forecaster.signal(row, horizons, state.signal),
+            )
+            state.signal, state.forecast = result.signal, forecast_dict(result, True)
 
     def result(self, symbol: str, state: SymbolState, added: bool) -> IngestResult:
         return IngestResult(
@@ -217,8 +261,11 @@ class LiveBook:
             self.journal.close()
 
 
-def check_context(context: dict[str, dict[str, Any]] | None, bar_time: pd.Timestamp) -> None:
-    """Context closes must be at or before the bar they come with (as-of, never after)."""
-    for name, point in (context or {}).items():
-        if pd.Timestamp(point["timestamp"]) > bar_time:
-            raise InputError(f"context.{name}.timestamp", "is after the bar's timestamp")
+def bar_record(stamp: int, row: np.ndarray) -> dict[str, Any]:
+    """A bar as the journal and the snapshots keep it: ISO time and plain floats."""
+    return {"timestamp": iso(stamp), **{k: float(v) for k, v in zip(PRICE_FIELDS, row,
+                                                                       strict=True)}}
+
+
+def iso(stamp: int) -> str:
+    return pd.Timestamp(int(stamp), tz="UTC").isoformat()

@@ -8,6 +8,8 @@ set stays and the error says why.
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,6 +19,7 @@ from serving.artifacts import ModelArtifact, load_artifact, read_json
 from serving.errors import UnknownVariantError
 
 MANIFEST = "manifest.json"
+logger = logging.getLogger(__name__)
 
 
 def read_manifest(exported_dir: Path) -> dict[str, Path]:
@@ -54,6 +57,7 @@ class ModelRegistry:
     def __init__(self, exported_dir: Path, intra_op_threads: int = 1) -> None:
         self.exported_dir = exported_dir
         self.intra_op_threads = intra_op_threads
+        self._stamp = manifest_stamp(exported_dir)
         self._models: Mapping[str, ModelArtifact] = load_models(exported_dir, intra_op_threads)
         self._reload_lock = threading.Lock()
 
@@ -70,9 +74,38 @@ class ModelRegistry:
             )
         return models[variant]
 
+    def current(self) -> Mapping[str, ModelArtifact]:
+        """`models`, first swapping in a manifest that was replaced since it was read.
+
+        With several server processes, `/reload` reaches one of them; the others (and the
+        live-state service) see the manifest change here, on their next request (a stat call).
+        A set that fails to load is logged, the current one kept, and not retried until the
+        manifest changes again.
+        """
+        stamp = manifest_stamp(self.exported_dir)
+        if stamp != self._stamp:
+            with self._reload_lock:
+                if stamp != self._stamp:
+                    self._stamp = stamp
+                    try:
+                        self._models = load_models(self.exported_dir, self.intra_op_threads)
+                    except ArtifactError as error:
+                        logger.error("kept the loaded models: %s", error)
+        return self._models
+
     def reload(self) -> dict[str, str]:
         """Re-read the manifest and swap in its versions; on failure keep the current ones."""
         with self._reload_lock:
+            stamp = manifest_stamp(self.exported_dir)
             fresh = load_models(self.exported_dir, self.intra_op_threads)
-            self._models = fresh
+            self._models, self._stamp = fresh, stamp
         return {variant: artifact.version for variant, artifact in fresh.items()}
+
+
+def manifest_stamp(exported_dir: Path) -> tuple[int, int, int] | None:
+    """What changes when the manifest is rewritten or replaced (None: no manifest)."""
+    try:
+        stat = os.stat(exported_dir / MANIFEST)
+    except FileNotFoundError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
