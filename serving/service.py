@@ -17,6 +17,7 @@ here); `reload` takes seconds, so it runs in a thread.
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import bentoml
@@ -77,6 +78,14 @@ class TradecastService:
 
     def __init__(self) -> None:
         self.forecaster = answers.open_forecaster()
+        self.live_lock = asyncio.Lock()
+
+    async def call_live(self, method: str, **kwargs: object) -> dict:
+        # One call at a time per worker: BentoML 1.4.40's client closes its HTTP session every
+        # 100 requests, cutting the calls still in flight on it ("Server disconnected"). The
+        # live state applies one request at a time anyway, so little is lost.
+        async with self.live_lock:
+            return await getattr(self.live.to_async, method)(**kwargs)
 
     @bentoml.api
     @answers_errors
@@ -94,21 +103,21 @@ class TradecastService:
     @answers_errors
     async def ingest(self, request: IngestRequest, /) -> IngestResponse:
         """Add a symbol's newest bar to its live state; the same bar twice changes nothing."""
-        answer = await self.live.to_async.ingest(**answers.ingest_input(request))
+        answer = await self.call_live("ingest", **answers.ingest_input(request))
         return answers.relay(answer, lambda body: body["results"][request.symbol])
 
     @bentoml.api
     @answers_errors
     async def ingest_many(self, request: IngestManyRequest, /) -> IngestManyResponse:
         """One new bar for each of many symbols (a universe at one tick), one fsync for all."""
-        return answers.relay(await self.live.to_async.ingest(**answers.ingest_many_input(request)))
+        return answers.relay(await self.call_live("ingest", **answers.ingest_many_input(request)))
 
     @bentoml.api
     @answers_errors
     async def signals(self, request: SignalsRequest, /) -> SignalsResponse:
         """The latest live forecast and signal of each symbol."""
-        return answers.relay(await self.live.to_async.signals(
-            symbols=request.symbols, return_attention=request.return_attention))
+        return answers.relay(await self.call_live(
+            "signals", symbols=request.symbols, return_attention=request.return_attention))
 
     @bentoml.api
     async def models(self) -> ModelsResponse:

@@ -6,8 +6,10 @@ import json
 import re
 import shutil
 import threading
+from pathlib import Path
 
 import httpx
+import psutil
 import numpy as np
 import pytest
 
@@ -277,3 +279,14 @@ def test_reload_swaps_versions_without_a_failed_request(
         client.post("/reload", json={})
     assert statuses and set(statuses) == {200}
     assert "v-reloaded" in versions
+
+
+def test_workers_run_on_uvloop_and_httptools(server: Server) -> None:
+    """uvicorn picks both up when installed (BentoML leaves its loop and http on "auto"): each
+    API worker has their compiled modules loaded."""
+    tree = psutil.Process(server.process.pid).children(recursive=True)
+    workers = [p for p in tree if "--service-name tradecast " in " ".join(p.cmdline())]
+    assert len(workers) == 2
+    for worker in workers:
+        maps = Path(f"/proc/{worker.pid}/maps").read_text()
+        assert "uvloop/loop" in maps and "httptools/parser" in maps
