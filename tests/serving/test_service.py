@@ -9,8 +9,8 @@ import threading
 from pathlib import Path
 
 import httpx
-import psutil
 import numpy as np
+import psutil
 import pytest
 
 from features.engine import compute_features
