@@ -2,8 +2,9 @@
 
 ``run`` starts the service on a free 127.0.0.1 port (live state in a scratch folder, so the
 home's own live state is untouched) and, one request at a time over a kept-alive connection,
-sends ``n`` predict requests built from real sample bars, streams ``n`` bars through ingest, and
-times the bulk endpoints at each batch size (``predict_many`` for every variant, ``ingest_many``
+sends ``n`` predict requests built from real sample bars and streams ``n`` bars through ingest,
+each step of the loop timing every path below in turn (so all see the same load), then times
+the bulk endpoints at each batch size (``predict_many`` for every variant, ``ingest_many``
 with one bar for each of that many symbols). In the same process and run it times the same work
 without HTTP:
 
@@ -185,7 +186,7 @@ def run(
     bodies = [predict_request(SYMBOL, bars.iloc[i : i + MIN_BARS], variant=variant)
               for i in range(n_windows)]
     stream = [bar_json(bar) for bar in bars.itertuples()][: MIN_BARS + WARMUP + n]
-    n_ingest = min(n, len(stream) - MIN_BARS - WARMUP)
+    n_ingest = min(n, len(stream) - MIN_BARS - WARMUP)  # every path gets this many timed calls
     config = ServingConfig(live_variant=variant)
     forecaster = Forecaster(ModelRegistry(resolved.exported_dir), config)
     forecaster.warm_up()
@@ -201,20 +202,18 @@ def run(
         def post(path: str, body: dict) -> None:
             client.post(path, json=body).raise_for_status()
 
-        calls["predict"] = lambda i: post("/predict", bodies[i % n_windows])
-        results: dict = {"variant": variant, "stages": interleaved(calls, n)}
-        for name in ("onnxruntime", "pipeline", "predict"):
-            results[name] = results["stages"].pop(name)
         book = LiveBook(Path(state_dir) / "in-process", forecaster)
         for bar in stream[:MIN_BARS]:  # warm both live states up (untimed)
             book.ingest(SYMBOL, bar)
             post("/ingest", {"symbol": SYMBOL, "bar": bar})
-        ingests = interleaved({
-            "ingest_in_process": lambda i: book.ingest(SYMBOL, stream[MIN_BARS + i]),
-            "ingest": lambda i: post("/ingest", {"symbol": SYMBOL, "bar": stream[MIN_BARS + i]}),
-        }, n_ingest)
+        calls["predict"] = lambda i: post("/predict", bodies[i % n_windows])
+        calls["ingest_in_process"] = lambda i: book.ingest(SYMBOL, stream[MIN_BARS + i])
+        calls["ingest"] = lambda i: post("/ingest", {"symbol": SYMBOL,
+                                                     "bar": stream[MIN_BARS + i]})
+        results: dict = {"variant": variant, "stages": interleaved(calls, n_ingest)}
+        for name in ("onnxruntime", "pipeline", "predict", "ingest_in_process", "ingest"):
+            results[name] = results["stages"].pop(name)
         book.close()
-        results.update(ingests)
         results["bulk_predict"] = bulk_times(client, bodies, variants, bulk_batches, bulk_runs)
         results["bulk_ingest"] = [ingest_many_times(client, stream, batch, count)
                                   for batch, count in zip(bulk_batches, bulk_runs, strict=True)]
