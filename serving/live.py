@@ -118,9 +118,10 @@ class LiveBook:
                 for symbol, stamp, row in zip(symbols, stamps, values, strict=True)}
         points = {name: {"timestamp": iso(stamp), "close": float(close)}
                   for name, (stamp, close) in (context or {}).items()}
-        if points and int(max(t for t, _ in context.values())) > int(np.min(stamps)):
-            late = next(n for n, (t, _) in context.items() if t > np.min(stamps))
-            raise InputError(f"context.{late}.timestamp", "is after the bar's timestamp")
+        first = int(np.min(stamps))
+        late = [name for name, (stamp, _) in (context or {}).items() if stamp > first]
+        if late:  # as of, never after: a context close must be known by the bars it comes with
+            raise InputError(f"context.{late[0]}.timestamp", "is after the bar's timestamp")
         with self.lock:
             fresh = [symbol for symbol in symbols if not self.is_duplicate(
                 symbol, self.symbols.get(symbol), bars[symbol], where(symbol))]

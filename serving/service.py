@@ -17,8 +17,9 @@ its one worker thread (onnxruntime releases the GIL): the loop keeps reading and
 next requests meanwhile. Measured side by side (predict-only closed loop, 8 users, 2 loaded
 cores, two rounds): 2 workers with the model off the loop gave 1.0-1.7x the requests per second
 of 2 workers running it on the loop and 1.7-2.0x one worker, at 0.2-0.7x their p99; a lone
-request paid ~4 ms more for the thread hand-off on that loaded machine. The live-state calls only wait on the other service,
-so they stay `async`; `reload` takes seconds, so it runs in a thread too.
+request paid ~4 ms more for the thread hand-off on that loaded machine. The live-state calls
+only wait on the other service, so they stay `async`; `reload` takes seconds, so it runs in a
+thread too.
 """
 
 from __future__ import annotations
