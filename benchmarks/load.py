@@ -3,7 +3,12 @@
 ``run`` starts ``tradecast serve`` on a free 127.0.0.1 port (or reuses the suite's server, also
 local), runs ``benchmarks/locustfile.py`` headless in a subprocess (locust patches the standard
 library with gevent, which must not happen inside this process), and folds locust's CSV output
-into one dict: requests per second, p50 / p95 / p99 and failures per endpoint.
+into one dict: requests per second, p50 / p95 / p99 and failures per request name (one per
+endpoint and variant: ``predict [hybrid]``) and per endpoint (folded from the request log).
+
+Two scenarios: ``mixed`` (analysts, feeds, dashboards) and ``predict`` (a closed loop of
+predicts for one variant). ``bare_model`` measures, in this process and run, the model's own
+batch-1 latency and the capacity it allows (cores / bare p50), which throughput is compared with.
 
 While locust runs, a thread samples the server's resident memory (the BentoML process tree,
 psutil), so a long run shows whether memory grows. The locustfile also logs every request's
@@ -12,7 +17,6 @@ latency; a soak run uses that log to compare the p99 of its first and last minut
 
 from __future__ import annotations
 
-import csv
 import os
 import socket
 import subprocess
@@ -27,12 +31,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
+from benchmarks.locust_stats import (
+    endpoint_stats,
+    p99_drift,
+    read_locust_failures,
+    read_locust_stats,
+)
+
 if TYPE_CHECKING:
     import pandas as pd
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
 STREAM_SYMBOLS = ("AAPL", "GOOG", "INTC", "SPY")  # sample symbols whose real bars users send
+SCENARIOS = {"mixed": ("Analyst", "Feed", "Dashboard"), "predict": ("Predictor",)}  # user classes
 
 
 @dataclass(frozen=True)
@@ -44,10 +56,13 @@ class LoadConfig:
     drift_window_s: int = 60  # the "first" and "last" windows a soak run compares
     memory_interval_s: float = 2.0  # how often the server's memory is sampled
     name: str = ""  # CSV prefix under the output folder; derived from users when empty
+    scenario: str = "mixed"  # "mixed" or "predict" (closed loop, one variant)
+    variant: str = "hybrid"  # the predict-only scenario's variant
 
     @property
     def prefix(self) -> str:
-        return self.name or (f"soak_{self.users}u" if self.soak else f"locust_{self.users}u")
+        kind = "soak" if self.soak else "predict" if self.scenario == "predict" else "locust"
+        return self.name or f"{kind}_{self.users}u"
 
 
 SOAK_DEFAULTS = LoadConfig(users=20, duration_s=600, soak=True)
@@ -158,8 +173,10 @@ def _run_against(server: LocalServer, home, out: Path, config: LoadConfig) -> di
         "--host", url, "--users", str(config.users), "--spawn-rate", str(config.spawn_rate),
         "--run-time", f"{config.duration_s}s", "--stop-timeout", "5",
         "--csv", str(prefix), "--only-summary", "--loglevel", "WARNING",
+        *SCENARIOS[config.scenario],
     ]
-    env = dict(os.environ, TRADECAST_LOAD_LOG=str(request_log))
+    env = dict(os.environ, TRADECAST_LOAD_LOG=str(request_log),
+               TRADECAST_LOAD_VARIANT=config.variant)
     if home is not None:
         env["TRADECAST_HOME"] = str(home)
     memory = MemorySampler(server.pid, config.memory_interval_s)
@@ -177,7 +194,8 @@ def _run_against(server: LocalServer, home, out: Path, config: LoadConfig) -> di
         "url": url,
         "wall_s": round(elapsed, 1),
         "locust_exit_code": finished.returncode,
-        "endpoints": read_locust_stats(stats_path),
+        "names": read_locust_stats(stats_path),
+        "endpoints": endpoint_stats(request_log, read_locust_stats(stats_path)),
         "failures": read_locust_failures(Path(f"{prefix}_failures.csv")),
         "memory": memory.summary(),
         "csv": sorted(p.name for p in out.glob(f"{config.prefix}_*.csv")),
@@ -187,67 +205,30 @@ def _run_against(server: LocalServer, home, out: Path, config: LoadConfig) -> di
     return summary
 
 
-def read_locust_stats(path: Path) -> dict[str, dict]:
-    """Per endpoint (and ``Aggregated``): requests, failures, RPS and latency percentiles in ms."""
-    endpoints = {}
-    with open(path, newline="") as handle:
-        for row in csv.DictReader(handle):
-            endpoints[row["Name"]] = {
-                "requests": int(row["Request Count"]),
-                "failures": int(row["Failure Count"]),
-                "rps": round(float(row["Requests/s"]), 2),
-                "p50_ms": _percentile_cell(row["50%"]),
-                "p95_ms": _percentile_cell(row["95%"]),
-                "p99_ms": _percentile_cell(row["99%"]),
-                "max_ms": round(float(row["Max Response Time"]), 1),
-            }
-    return endpoints
-
-
-def _percentile_cell(cell: str) -> float | None:
-    return None if cell in ("", "N/A") else float(cell)
-
-
-def read_locust_failures(path: Path) -> list[dict]:
-    """Locust's failure table: method, name, error message and how often it happened."""
-    if not path.exists():
-        return []
-    with open(path, newline="") as handle:
-        return [{"method": row["Method"], "name": row["Name"], "error": row["Error"],
-                 "occurrences": int(row["Occurrences"])} for row in csv.DictReader(handle)]
-
-
-def p99_drift(request_log: Path, window_s: int) -> dict:
-    """p99 of the first and the last ``window_s`` seconds of a run, and of every window between.
-
-    Read from the per-request log; the feeds' warm-up requests (no model call) are left out.
-    """
+def bare_model(home: str | os.PathLike[str] | None, variant: str = "hybrid", runs: int = 200
+               ) -> dict:
+    """The variant's batch-1 onnxruntime latency on real windows, in this process, and the
+    capacity it allows: cores / bare p50 requests per second."""
     import numpy as np
 
-    times, latencies = [], []
-    with open(request_log, newline="") as handle:
-        for row in csv.DictReader(handle):
-            if not row["name"].endswith("(warm-up)"):
-                times.append(float(row["time"]))
-                latencies.append(float(row["ms"]))
-    times, latencies = np.asarray(times), np.asarray(latencies)
-    start, end = times.min(), times.max()
-    first = latencies[times <= start + window_s]
-    last = latencies[times >= end - window_s]
-    first_p99, last_p99 = float(np.percentile(first, 99)), float(np.percentile(last, 99))
-    windows = np.floor((times - start) / window_s)
-    return {
-        "window_s": window_s,
-        "first_p99_ms": round(first_p99, 2),
-        "last_p99_ms": round(last_p99, 2),
-        "drift_ms": round(last_p99 - first_p99, 2),
-        "drift_pct": round(100 * (last_p99 - first_p99) / first_p99, 1),
-        "first_requests": int(first.size),
-        "last_requests": int(last.size),
-        "p99_by_window": [(int(k * window_s), round(float(np.percentile(latencies[windows == k],
-                                                                         99)), 2))
-                          for k in np.unique(windows)],
-    }
+    from features.engine import compute_features
+    from features.home import resolve_home
+    from serving.pipeline import Forecaster, ServingConfig
+    from serving.registry import ModelRegistry
+
+    forecaster = Forecaster(ModelRegistry(resolve_home(home).exported_dir), ServingConfig())
+    bars = read_sample_bars(home)["AAPL"]
+    frame = compute_features(bars.iloc[-bars_per_prediction():])
+    forecaster.predict_frame(frame, variant)  # first run: allocations
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        forecaster.predict_frame(frame, variant)
+        samples.append(time.perf_counter() - started)
+    p50, p99 = (float(np.percentile(samples, q)) * 1e3 for q in (50, 99))
+    cores = os.cpu_count() or 1
+    return {"variant": variant, "p50_ms": round(p50, 3), "p99_ms": round(p99, 3), "cores": cores,
+            "capacity_rps": round(cores * 1e3 / p50, 1)}
 
 
 class MemorySampler:
@@ -257,6 +238,7 @@ class MemorySampler:
         self.pid = pid
         self.interval_s = interval_s
         self.samples: list[tuple[float, float]] = []  # (seconds since start, MiB)
+        self.last_tree: list[tuple[str, float]] = []  # (role, MiB) of each process, last sample
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -275,25 +257,40 @@ class MemorySampler:
         started = time.perf_counter()
         while not self._stop.is_set():
             try:
-                tree = [root, *root.children(recursive=True)]
-                rss = sum(process.memory_info().rss for process in tree)
+                tree = [(role_of(p), p.memory_info().rss / 2**20)
+                        for p in [root, *root.children(recursive=True)]]
             except psutil.NoSuchProcess:
                 return
-            self.samples.append((round(time.perf_counter() - started, 1), rss / 2**20))
+            self.last_tree = tree
+            self.samples.append((round(time.perf_counter() - started, 1),
+                                 sum(mib for _, mib in tree)))
             self._stop.wait(self.interval_s)
 
     def summary(self) -> dict | None:
         if not self.samples:
             return None
         first, last = self.samples[0][1], self.samples[-1][1]
+        # the server's processes at the end, each with its role and resident memory
+        processes = [{"role": role, "rss_mib": round(mib, 1)} for role, mib in self.last_tree]
         return {
             "start_mib": round(first, 1),
             "end_mib": round(last, 1),
             "peak_mib": round(max(mib for _, mib in self.samples), 1),
             "growth_mib": round(last - first, 1),
             "growth_pct": round(100 * (last - first) / first, 1),
+            "processes": processes,
             "samples": [(t, round(mib, 1)) for t, mib in self.samples],
         }
+
+
+def role_of(process) -> str:
+    """What a process of the server's tree is: an API worker, the live state or a supervisor."""
+    command = " ".join(process.cmdline())
+    if "--service-name tradecast-live" in command:
+        return "live-state worker"
+    if "--service-name tradecast " in command:
+        return "API worker"
+    return "supervisor"
 
 
 # Request bodies, shared by the locust users and the attention check over HTTP.

@@ -1,12 +1,19 @@
 """Realistic users of the tradecast service, for locust (run by ``tradecast bench load``).
 
-Three kinds of users share the real sample bars of the home in ``TRADECAST_HOME``:
+Two scenarios (``tradecast bench load`` names the user classes to run). The mixed one: three
+kinds of users share the real sample bars of the home in ``TRADECAST_HOME``:
 
 - ``Analyst`` asks for forecasts from a window of bars, now and then with attention weights,
   mostly from ``hybrid`` and sometimes from the other variants or the ensemble;
 - ``Feed`` streams one symbol bar by bar into ``ingest``, timestamps always increasing, as a
   market-data feed would (its first bars warm the symbol's live state up);
 - ``Dashboard`` polls ``signals`` for every symbol being streamed (the live universe).
+
+The predict-only closed loop: ``Predictor`` users send ``predict`` requests for one variant
+(``TRADECAST_LOAD_VARIANT``, default hybrid) back to back, no wait: the service's throughput.
+
+Predict requests are named ``predict [variant]`` (``predict + attention [variant]``), so every
+variant gets its own percentiles; ``benchmarks.load`` also folds them into one row per endpoint.
 
 Run alone against a local server:
 ``TRADECAST_HOME=DIR locust -f benchmarks/locustfile.py --headless -u 10 -t 60s
@@ -18,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import json
 import os
 import random
 import sys
@@ -27,7 +35,7 @@ from pathlib import Path
 
 import gevent
 import pandas as pd
-from locust import HttpUser, between, events, task
+from locust import HttpUser, between, constant, events, task
 
 # locust puts this file's folder on sys.path, where benchmarks/features.py and benchmarks/http.py
 # would shadow the features package and the standard library's http: the project root takes
@@ -48,6 +56,7 @@ LIVE_SYMBOLS: set[str] = set()  # streamed symbols whose live state gives foreca
 REQUEST_LOG: list[tuple[float, str, float, bool]] = []  # (unix time, name, ms, failed)
 DAY = pd.Timedelta(days=1)
 API_KEY = os.environ.get("TRADECAST_API_KEY")  # ingest needs it when the server has one
+JSON_HEADER = {"content-type": "application/json"}
 
 
 class Analyst(HttpUser):
@@ -69,8 +78,29 @@ class Analyst(HttpUser):
         variant = random.choices(list(PREDICT_VARIANTS), list(PREDICT_VARIANTS.values()))[0]
         body = predict_request(symbol, bars.iloc[end - WINDOW_BARS:end], variant,
                                return_attention)
-        self.client.post("/predict", json=body,
-                         name="predict + attention" if return_attention else "predict")
+        name = "predict + attention" if return_attention else "predict"
+        self.client.post("/predict", json=body, name=f"{name} [{variant}]")
+
+
+class Predictor(HttpUser):
+    """Closed loop: the next predict as soon as the last one is answered."""
+
+    wait_time = constant(0)
+    variant = os.environ.get("TRADECAST_LOAD_VARIANT", "hybrid")
+
+    def on_start(self) -> None:
+        # encoded up front: the client shares the cores, its JSON building must not limit the loop
+        self.bodies = [
+            json.dumps(predict_request(symbol, bars.iloc[end - WINDOW_BARS:end], self.variant))
+            for symbol, bars in BARS.items()
+            for end in range(len(bars), max(WINDOW_BARS, len(bars) - 40 * WINDOW_BARS) - 1,
+                             -WINDOW_BARS)
+        ]
+
+    @task
+    def predict(self) -> None:
+        self.client.post("/predict", data=random.choice(self.bodies), headers=JSON_HEADER,
+                         name=f"predict [{self.variant}]")
 
 
 class Feed(HttpUser):

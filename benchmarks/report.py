@@ -115,7 +115,9 @@ def _http_targets(results: dict) -> list[TargetRow]:
         TargetRow(f"{variant}: predict over HTTP, p99", p99.get("predict"), 10.0, "ms", "issue 7"),
         TargetRow(f"{variant}: ingest over HTTP, p99", p99.get("ingest"), 12.0, "ms", "issue 7"),
         TargetRow("HTTP framework overhead (predict p50 - in-process pipeline p50)",
-                  http.get("overhead_ms"), 2.0, "ms", "issue 7"),
+                  http.get("overhead_ms"), 2.0, "ms", "issues 7, 17"),
+        *[TargetRow(f"{variant}: predict_many per-window p50, batch 32 / batch 1", ratio,
+                    0.5, "x", "issue 17") for variant, ratio in http.get("bulk_ratio", {}).items()],
     ]
 
 
@@ -143,11 +145,37 @@ def _attention_targets(results: dict) -> list[TargetRow]:
 
 def _load_targets(results: dict) -> list[TargetRow]:
     rows = []
-    for name, load in results["load"].items():
+    loads = results["load"]
+    single = next((load for load in loads.values() if is_closed_loop(load)
+                   and load["config"]["users"] == 1), None)
+    for name, load in loads.items():
         total = load["endpoints"].get("Aggregated", {})
         rows.append(TargetRow(f"locust {name}: failed requests (of {total.get('requests', 0)})",
                               total.get("failures"), 0, "", "issue 9"))
+        bare = load.get("bare") or {}
+        if is_closed_loop(load) and load["config"]["users"] > 1 and bare:
+            share = round(total["rps"] / bare["capacity_rps"], 3)
+            rows.append(TargetRow(f"locust {name}: RPS / capacity (cores / bare p50)", share,
+                                  0.6, "x", "issue 17", higher_is_better=True))
+            if single:
+                ratio = round(total["p99_ms"] / single["endpoints"]["Aggregated"]["p99_ms"], 2)
+                rows.append(TargetRow(f"locust {name}: p99 / 1-user p99", ratio, 3.0, "x",
+                                      "issue 17"))
+        elif not is_closed_loop(load) and bare and total.get("p99_ms"):
+            rows.append(TargetRow(f"locust {name}: p99 / bare hybrid p99",
+                                  round(total["p99_ms"] / bare["p99_ms"], 2), 3.0, "x",
+                                  "issue 17"))
+        drift = load.get("drift")
+        if drift:
+            rows.append(TargetRow(f"locust {name}: p99 drift, first to last window",
+                                  drift["drift_pct"], 20.0, "%", "issue 17"))
+            rows.append(TargetRow(f"locust {name}: memory growth", load["memory"]["growth_pct"],
+                                  5.0, "%", "issue 17"))
     return rows
+
+
+def is_closed_loop(load: dict) -> bool:
+    return load.get("config", {}).get("scenario") == "predict"
 
 
 TARGETS = {"latency": _latency_targets, "http": _http_targets, "features": _features_targets,
@@ -209,10 +237,12 @@ def _features_table(results: dict) -> tuple[list[str], list[list]]:
 
 
 def load_table(results: dict) -> tuple[list[str], list[list]]:
+    """Per endpoint, then per endpoint and variant (``predict [full]``), for every run."""
     headers = ["run", "endpoint", "requests", "failures", "RPS", "p50 ms", "p95 ms", "p99 ms"]
     rows = []
     for name, load in results.get("load", {}).items():
-        for endpoint, stats in load["endpoints"].items():
+        variants = {k: v for k, v in load.get("names", {}).items() if "[" in k}
+        for endpoint, stats in {**load["endpoints"], **variants}.items():
             rows.append([name, endpoint, stats["requests"], stats["failures"], stats["rps"],
                          stats["p50_ms"], stats["p95_ms"], stats["p99_ms"]])
     return headers, rows
@@ -254,15 +284,35 @@ def _section_notes(results: dict, title: str) -> list[str]:
         return [f"Floor: matmul FLOPs per window (counted from the ONNX graph) / onnxruntime "
                 f"MatMul rate measured in the same run ({cores}).", ""]
     if title == "HTTP path" and "overhead_ms" in results.get("http", {}):
-        return [f"Framework overhead: {results['http']['overhead_ms']:.2f} ms (predict over "
-                "HTTP minus the same features + model + signal rule in process, p50).", ""]
+        http = results["http"]
+        notes = [f"Framework overhead: {http['overhead_ms']:.2f} ms (predict over HTTP minus "
+                 "the same features + model + signal rule in process, p50); HTTP minus every "
+                 f"stage in process (BentoML, uvicorn, loopback): {http['server_ms']:.2f} ms; "
+                 f"the live-state hop (ingest overhead minus predict overhead): "
+                 f"{http['hop_ms']:.2f} ms.", ""]
+        bulk = [[r["variant"], r["batch"], r["p50_ms"], r["per_window_p50_ms"],
+                 r["per_window_vs_batch_1"]] for r in http.get("bulk", [])]
+        bulk += [["ingest_many", r["batch"], r["p50_ms"], r["per_bar_p50_ms"], None]
+                 for r in http.get("bulk_ingest", [])]
+        if bulk:
+            notes += [markdown_table(["bulk", "batch", "p50 ms", "per window ms",
+                                      "per window / batch 1"], bulk), ""]
+        return notes
     if title == "Load":
         notes = []
         for name, load in results.get("load", {}).items():
             if load.get("memory"):
                 memory = load["memory"]
+                per_process = ", ".join(f"{p['role']} {p['rss_mib']}"
+                                        for p in memory.get("processes", []))
                 notes.append(f"- {name}: server memory {memory['start_mib']} → "
-                             f"{memory['end_mib']} MiB ({memory['growth_mib']:+} MiB).")
+                             f"{memory['end_mib']} MiB ({memory['growth_mib']:+} MiB); "
+                             f"per process (MiB): {per_process}.")
+            if load.get("bare"):
+                bare = load["bare"]
+                notes.append(f"- {name}: bare {bare['variant']} p50 {bare['p50_ms']} ms, "
+                             f"p99 {bare['p99_ms']} ms; capacity {bare['capacity_rps']} RPS "
+                             f"({bare['cores']} cores / bare p50).")
             if load.get("drift"):
                 drift = load["drift"]
                 notes.append(f"- {name}: p99 first {drift['window_s']} s "

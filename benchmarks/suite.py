@@ -39,16 +39,21 @@ class SuiteConfig:
     latency_threads: int = 2  # torch and onnxruntime threads (the machine's two cores)
     http_variant: str = "hybrid"  # the variant timed through the service
     http_requests: int = 300  # requests per HTTP path
+    http_bulk_batches: tuple[int, ...] = (1, 32)  # symbols per predict_many / ingest_many request
+    http_bulk_runs: tuple[int, ...] = (30, 8)  # timed bulk requests per batch size
     attention_windows: int = 3  # real sample windows per symbol checked and drawn
     load_users: tuple[int, ...] = (10, 50)  # one locust run per number of users
     load_duration_s: int = 60  # seconds per locust run
+    closed_loop_users: tuple[int, ...] = (1, 8, 32)  # predict-only closed loop, one run each
+    closed_loop_duration_s: int = 30  # seconds per closed-loop run
     quick: bool = False  # parts that have a quick mode (the feature benchmark) use it
 
 
 # One thread in the smoke run: two threads per engine on a busy 2-core machine wait on each other.
 QUICK = SuiteConfig(latency_batches=(1, 4), latency_runs=(10, 5), latency_warmup=(3, 1),
-                    latency_threads=1, http_requests=30, attention_windows=2, load_users=(4,),
-                    load_duration_s=8, quick=True)
+                    latency_threads=1, http_requests=30, http_bulk_runs=(3, 1),
+                    attention_windows=2, load_users=(4,), load_duration_s=8,
+                    closed_loop_users=(1, 2), closed_loop_duration_s=4, quick=True)
 FULL = SuiteConfig()
 
 
@@ -112,19 +117,27 @@ def _run_latency(home: Path, out: Path, config: SuiteConfig, server: LocalServer
 def _run_http(home: Path, out: Path, config: SuiteConfig, server: LocalServer | None) -> dict:
     from benchmarks import http
 
-    raw = http.run(home, variant=config.http_variant, n=config.http_requests)
+    raw = http.run(home, variant=config.http_variant, n=config.http_requests,
+                   bulk_batches=config.http_bulk_batches, bulk_runs=config.http_bulk_runs)
     return {"variant": config.http_variant, **http_rows(raw), "raw": raw}
 
 
 HTTP_PATHS = {"predict": "predict", "ingest": "ingest", "pipeline": "in-process pipeline",
+              "ingest_in_process": "in-process ingest (fsync)",
               "onnxruntime": "bare onnxruntime"}  # benchmarks.http key: the report's name
+HTTP_SUMMARY = ("overhead_ms", "server_ms", "hop_ms", "bulk_ratio")  # figures the report reads
 
 
 def http_rows(raw: dict) -> dict:
-    """The HTTP benchmark's output as ``rows`` (path, p50/p95/p99) and ``overhead_ms``."""
-    rows = [{"path": name, **{stat: raw[key][stat] for stat in ("p50_ms", "p95_ms", "p99_ms")}}
+    """The HTTP benchmark's output as ``rows`` (path, p50/p95/p99), the stage rows and the
+    bulk rows, and its summary figures (overhead, server time, live-state hop, bulk ratios)."""
+    stats = ("p50_ms", "p95_ms", "p99_ms")
+    rows = [{"path": name, **{stat: raw[key][stat] for stat in stats}}
             for key, name in HTTP_PATHS.items()]
-    return {"rows": rows, "overhead_ms": raw["overhead_ms"]}
+    rows += [{"path": f"stage: {name}", **{stat: value[stat] for stat in stats}}
+             for name, value in raw["stages"].items()]
+    return {"rows": rows, "bulk": raw["bulk_predict"], "bulk_ingest": raw["bulk_ingest"],
+            **{key: raw[key] for key in HTTP_SUMMARY}}
 
 
 def _run_attention(home: Path, out: Path, config: SuiteConfig, server: LocalServer | None) -> dict:
@@ -143,12 +156,16 @@ def _run_features(home: Path, out: Path, config: SuiteConfig, server: LocalServe
 def _run_load(home: Path, out: Path, config: SuiteConfig, server: LocalServer | None) -> dict:
     from benchmarks import load
 
-    return {
-        f"{users} users": load.run(home, out, load.LoadConfig(users=users,
-                                                               duration_s=config.load_duration_s),
-                                   server=server)
-        for users in config.load_users
-    }
+    bare = load.bare_model(home, "hybrid")  # capacity, measured in this run
+    runs = [load.LoadConfig(users=users, duration_s=config.load_duration_s)
+            for users in config.load_users]
+    runs += [load.LoadConfig(users=users, duration_s=config.closed_loop_duration_s,
+                             scenario="predict") for users in config.closed_loop_users]
+    results = {}
+    for run in runs:
+        name = f"{'predict-only ' if run.scenario == 'predict' else ''}{run.users} users"
+        results[name] = {**load.run(home, out, run, server=server), "bare": bare}
+    return results
 
 
 RUNNERS = {"latency": _run_latency, "http": _run_http, "attention": _run_attention,

@@ -1,8 +1,10 @@
 """Signals for whole histories, without HTTP: `tradecast signals`.
 
-The same pieces as the service (registry, forecaster, shared signal rule), batched: for each
-symbol the features are computed once, every window whose 60 rows are warm is predicted in
-batches, and the signal rule runs over the series in time order.
+The same pieces as the service (registry, forecaster, shared signal rule) and its batched path,
+`Forecaster.predict_many`: for each symbol the features are computed once, the windows whose 60
+rows are warm are gathered across symbols (up to CHUNK_WINDOWS at a time, so a universe with a
+few recent bars each still fills the model's batches), and the signal rule runs over each
+series in time order.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from serving.predictor import Prediction
 from serving.registry import ModelRegistry
 
 MARKET_CONTEXT = ("SPY", "QQQ", "VIX")  # the engine's market context series (when stored)
+CHUNK_WINDOWS = 4096  # windows gathered across symbols before one predict_many call
 
 
 def generate_signals(
@@ -47,12 +50,15 @@ def generate_signals(
     if universe is not None:
         sectors = {entry.symbol: entry.sector_etf for entry in load_universe(universe).entries}
     market = context_bars(store, MARKET_CONTEXT)
-    frames = []
+    frames, pending = [], []
     for symbol, sector in tqdm(sectors.items(), desc="signals", unit="symbol"):
         context = {**market, **context_bars(store, [sector] if sector else [], slot="SECTOR")}
-        bars = store.read(symbol, "1d")
-        frames.append(symbol_signals(forecaster, symbol, bars, context, variant, start))
-    frames = [frame for frame in frames if len(frame)]
+        pending.append(symbol_windows(forecaster, symbol, store.read(symbol, "1d"), context,
+                                      variant, start))
+        if sum(len(item[2]) for item in pending) >= CHUNK_WINDOWS:
+            frames += signal_frames(forecaster, pending, variant)
+            pending = []
+    frames += signal_frames(forecaster, pending, variant)
     if not frames:
         since = f" since {start:%Y-%m-%d}" if start else ""
         raise BarDataError(f"no bar with a full warm window{since} for {', '.join(sectors)}")
@@ -77,30 +83,49 @@ def context_bars(
     return context
 
 
-def symbol_signals(
+def symbol_windows(
     forecaster: Forecaster,
     symbol: str,
     bars: pd.DataFrame,
     context: dict[str, pd.DataFrame],
     variant: str,
     start: datetime | None,
-) -> pd.DataFrame:
-    """One symbol's rows: timestamp, symbol, p_*/ret_pred_*/vol_pred_* per horizon, position."""
+) -> tuple[str, pd.DataFrame, np.ndarray]:
+    """One symbol's features and the rows (since ``start``) whose window is warm."""
     frame = compute_features(bars, context or None)
     ends = warm_ends(frame, forecaster, variant)
     if start is not None:
         ends = ends[frame["timestamp"].iloc[ends].to_numpy() >= pd.Timestamp(start, tz="UTC")]
-    if len(ends) == 0:
-        return pd.DataFrame()
-    prediction, _, horizons = forecaster.predict_windows(frame, variant, ends)
-    rule = forecaster.config.signal_rule
-    probs, per_bar_return, per_bar_vol = combine_horizons(
-        prediction.probabilities, prediction.returns, prediction.volatility, horizons, rule
+    return symbol, frame, ends
+
+
+def signal_frames(
+    forecaster: Forecaster, pending: list[tuple[str, pd.DataFrame, np.ndarray]], variant: str
+) -> list[pd.DataFrame]:
+    """Several symbols' windows through the service's batched path (`predict_many`: batches
+    span symbols), then each symbol's rows: timestamp, symbol, p_*/ret_pred_*/vol_pred_* per
+    horizon, and the signal rule's position over its series in time order."""
+    pending = [item for item in pending if len(item[2])]
+    if not pending:
+        return []
+    prediction, _, horizons = forecaster.predict_many(
+        [frame for _, frame, _ in pending], variant, [ends for _, _, ends in pending]
     )
-    rows = {"timestamp": frame["timestamp"].iloc[ends].to_numpy(), "symbol": symbol}
-    rows.update(prediction_columns(prediction, horizons))
-    rows["position"] = positions_from_predictions(probs, per_bar_return, per_bar_vol, rule)
-    return pd.DataFrame(rows)
+    rule = forecaster.config.signal_rule
+    frames, offset = [], 0
+    for symbol, frame, ends in pending:
+        part = slice(offset, offset + len(ends))
+        offset += len(ends)
+        mine = Prediction(prediction.probabilities[part], prediction.returns[part],
+                          prediction.volatility[part], prediction.attention[part])
+        probs, per_bar_return, per_bar_vol = combine_horizons(
+            mine.probabilities, mine.returns, mine.volatility, horizons, rule
+        )
+        rows = {"timestamp": frame["timestamp"].iloc[ends].to_numpy(), "symbol": symbol}
+        rows.update(prediction_columns(mine, horizons))
+        rows["position"] = positions_from_predictions(probs, per_bar_return, per_bar_vol, rule)
+        frames.append(pd.DataFrame(rows))
+    return frames
 
 
 def warm_ends(frame: pd.DataFrame, forecaster: Forecaster, variant: str) -> np.ndarray:

@@ -20,7 +20,8 @@ from serving.examples import curl_example
 from serving.registry import read_manifest
 
 
-def exec_server(home: str | os.PathLike[str] | None, host: str, port: int) -> None:
+def exec_server(home: str | os.PathLike[str] | None, host: str, port: int,
+                workers: int | None = None) -> None:
     """Check the home, print a curl example, then replace this process with `bentoml serve`.
 
     Replacing (not wrapping) the process means a SIGTERM or Ctrl-C reaches BentoML directly, so
@@ -33,6 +34,8 @@ def exec_server(home: str | os.PathLike[str] | None, host: str, port: int) -> No
     if example:
         print(f"try:\n  {example}", flush=True)
     os.environ["TRADECAST_HOME"] = str(resolved.root)
+    if workers is not None:  # read by serving.service when BentoML imports it
+        os.environ["TRADECAST_WORKERS"] = str(workers)
     command = [
         sys.executable, "-m", "bentoml", "serve", "serving.service:TradecastService",
         "--host", host, "--port", str(port), "--working-dir", str(PROJECT_ROOT),

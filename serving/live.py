@@ -4,8 +4,9 @@ For every symbol the streaming feature engine keeps its kernels' state and the l
 features; this module adds the last bar (to spot duplicates and older bars), the signal rule's
 state and the latest forecast.
 
-Durability: every accepted bar is appended to a journal (fsync'd) before it is answered; every
-``snapshot_every`` bars the whole state is snapshotted (temporary file, then rename) and the
+Durability: every accepted request is appended to a journal (one line and one fsync for all the
+bars of a bulk ingest: group commit) before it is answered; every ``snapshot_every`` journal
+lines the whole state is snapshotted (temporary file, then rename) and the
 journal restarts. At start-up the last snapshot is restored and the journal since it replayed,
 so a crash, even SIGKILL, loses no bar whose ingest was answered.
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,8 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.bars import check_bars
-from features.engine import StreamingEngine
+from features.engine import StreamingEngine, to_ns
 from features.errors import UnknownSymbolError
 from features.signal_rule import SignalState
 from features.windows import WINDOW
@@ -87,42 +88,69 @@ class LiveBook:
     # -- the live path -------------------------------------------------------------------
 
     def ingest(
-        self, symbol: str, bar: dict[str, Any], context: dict[str, dict[str, Any]] | None = None
+        self, symbol: str, bar: Mapping[str, Any], context: Mapping[str, Mapping] | None = None
     ) -> IngestResult:
-        """Apply one bar (and the context closes that came with it); idempotent.
+        """Apply one bar (and the context closes that came with it); idempotent. The bar and
+        each context point may carry ``known_at`` (when it became known); without it a time is
+        taken as its own known-at time."""
+        stamps = np.array([to_ns(bar["timestamp"])])
+        values = np.array([[float(bar[k]) for k in PRICE_FIELDS]])
+        with_known = {name: (to_ns(p["timestamp"]), float(p["close"]), known_ns(p))
+                      for name, p in (context or {}).items()}
+        return self.ingest_many([symbol], stamps, values, with_known, where=lambda _: "bar",
+                                known_at=np.array([known_ns(bar)]))[0]
 
-        ``bar`` and each context point may carry ``known_at`` (when they became known); without
-        it a time is taken as its own known-at time. The bar must pass the bar validation and
-        every context point must be known by the bar's known-at time, or nothing changes."""
-        bar_time = pd.Timestamp(bar["timestamp"])
-        known = known_at(bar)
-        values = [float(bar[k]) for k in PRICE_FIELDS]
-        check_bars(np.array([bar_time.value]), np.array([values]),
-                   np.array([known.value]) if bar.get("known_at") else None, lambda _: "bar")
-        bar = {"timestamp": bar_time.isoformat(), **dict(zip(PRICE_FIELDS, values, strict=True)),
-               "known_at": known.isoformat()}
-        context = {
-            name: {"timestamp": pd.Timestamp(point["timestamp"]).isoformat(),
-                   "close": float(point["close"]), "known_at": known_at(point).isoformat()}
-            for name, point in (context or {}).items()
-        }
-        check_context(context, known)
+    def ingest_many(
+        self,
+        symbols: Sequence[str],
+        stamps: np.ndarray,
+        values: np.ndarray,
+        context: Mapping[str, tuple[int, float, int]] | None = None,
+        where: Callable[[str], str] = lambda symbol: f"bars.{symbol}",
+        *,
+        known_at: np.ndarray | None = None,
+    ) -> list[IngestResult]:
+        """One bar for each of ``symbols`` (int64 ns open ``stamps`` and ``known_at`` times,
+        default the open, (n, 5) OHLCV ``values``, already checked) and context closes
+        (name -> (ns open, close, ns known-at)), applied together: one journal line and one
+        fsync for all of them (group commit), one batched model run.
+
+        All or nothing: a symbol's bar older than its last one (409), or a context close known
+        only after the bars' ends (422), refuses the whole request before anything changes; a
+        repeated last bar changes nothing for that symbol.
+        """
+        if len(set(symbols)) != len(symbols):
+            raise InputError("bars", "a symbol appears twice")
+        known_at = stamps if known_at is None else known_at
+        bars = {symbol: bar_record(stamp, row, known)
+                for symbol, stamp, row, known in zip(symbols, stamps, values, known_at,
+                                                     strict=True)}
+        points = {name: {"timestamp": iso(stamp), "close": float(close), "known_at": iso(known)}
+                  for name, (stamp, close, known) in (context or {}).items()}
+        first_end = int(np.min(known_at))
+        late = [name for name, (_, _, known) in (context or {}).items() if known > first_end]
+        if late:  # as of, never after: a context close must be known by the bars' ends
+            raise InputError(f"context.{late[0]}.known_at",
+                             f"ends at {points[late[0]]['known_at']}, after the bar (known at "
+                             f"{iso(first_end)}): a bar never sees a later close")
         with self.lock:
-            state = self.symbols.get(symbol)
-            if state is not None and self.is_duplicate(symbol, state, bar):
-                return self.result(symbol, state, added=False)
-            for name, point in context.items():  # all refusals before any change
+            fresh = [symbol for symbol in symbols if not self.is_duplicate(
+                symbol, self.symbols.get(symbol), bars[symbol], where(symbol))]
+            for name, point in points.items():  # every refusal before any change
                 self.engine.check_context(name, point["timestamp"], point["close"],
                                           known_at=point["known_at"])
-            entry = {"seq": self.seq + 1, "symbol": symbol, "bar": bar, "context": context}
-            state = self.apply(entry)  # first: a bar the engine refuses must not be journaled
-            self.journal.write(json.dumps(entry) + "\n")
-            self.journal.flush()
-            if self.config.fsync:
-                os.fsync(self.journal.fileno())
-            if self.seq - self.snapshot_seq >= self.config.snapshot_every:
-                self.snapshot()
-            return self.result(symbol, state, added=True)
+            if fresh:
+                entry = {"seq": self.seq + 1, "bars": {s: bars[s] for s in fresh},
+                         "context": points}
+                self.apply(entry)  # first: bars the engine refuses must not be journaled
+                self.journal.write(json.dumps(entry) + "\n")
+                self.journal.flush()
+                if self.config.fsync:
+                    os.fsync(self.journal.fileno())
+                if self.seq - self.snapshot_seq >= self.config.snapshot_every:
+                    self.snapshot()
+            added = set(fresh)
+            return [self.result(s, self.symbols[s], added=s in added) for s in symbols]
 
     def latest(self, symbol: str) -> IngestResult:
         state = self.symbols.get(symbol)
@@ -130,7 +158,11 @@ class LiveBook:
             raise UnknownSymbolError(f"symbols: '{symbol}' has no live state (ingest bars first)")
         return self.result(symbol, state, added=False)
 
-    def is_duplicate(self, symbol: str, state: SymbolState, bar: dict[str, Any]) -> bool:
+    def is_duplicate(
+        self, symbol: str, state: SymbolState | None, bar: dict[str, Any], field: str
+    ) -> bool:
+        if state is None:
+            return False
         last = state.last_bar
         new_time, last_time = pd.Timestamp(bar["timestamp"]), pd.Timestamp(last["timestamp"])
         if new_time > last_time:
@@ -140,34 +172,48 @@ class LiveBook:
         same_time = new_time == last_time
         what = "differs from the bar already ingested at" if same_time else "is older than"
         raise StaleBarError(
-            "bar.timestamp", f"{symbol} bar at {bar['timestamp']} {what} the last one "
+            f"{field}.timestamp", f"{symbol} bar at {bar['timestamp']} {what} the last one "
             f"({last['timestamp']}); bars must arrive in time order"
         )
 
-    def apply(self, entry: dict[str, Any]) -> SymbolState:
-        """Feed one journal entry to the engine and, once warm, the model and the signal rule."""
-        symbol, bar = entry["symbol"], entry["bar"]
-        timestamp = pd.Timestamp(bar["timestamp"])
+    def apply(self, entry: dict[str, Any]) -> None:
+        """Feed one journal entry to the engine and, for warm symbols, the model (one batched
+        run) and the signal rule."""
+        if "symbol" in entry:  # a journal line written before bulk ingest existed
+            entry = {"seq": entry["seq"], "bars": {entry["symbol"]: entry["bar"]},
+                     "context": entry["context"]}
         for name, point in sorted(entry["context"].items()):
             self.engine.update_context(name, pd.Timestamp(point["timestamp"]), point["close"],
-                                       known_at=known_at(point))
-        self.engine.update(symbol, {**bar, "timestamp": timestamp, "known_at": known_at(bar)})
-        state = self.symbols.setdefault(symbol, SymbolState(last_bar=bar))
-        state.last_bar, state.bars, self.seq = bar, state.bars + 1, entry["seq"]
-        if state.bars >= MIN_BARS:
-            result = self.forecast(symbol, timestamp, state.signal)
-            state.signal, state.forecast = result.signal, forecast_dict(result, True)
-        return state
+                                       known_at=known_ns(point))
+        symbols, bars = list(entry["bars"]), list(entry["bars"].values())
+        stamps = np.array([to_ns(bar["timestamp"]) for bar in bars])
+        values = np.array([[bar[k] for k in PRICE_FIELDS] for bar in bars], dtype=np.float64)
+        self.engine.update_many(symbols, stamps, values,
+                                known_at=np.array([known_ns(bar) for bar in bars]))
+        warm = []
+        for symbol, bar in zip(symbols, bars, strict=True):
+            state = self.symbols.setdefault(symbol, SymbolState(last_bar=bar))
+            state.last_bar, state.bars = bar, state.bars + 1
+            if state.bars >= MIN_BARS:
+                warm.append(symbol)
+        self.seq = entry["seq"]
+        if warm:
+            self.forecast(warm)
 
-    def forecast(self, symbol: str, timestamp: pd.Timestamp, signal: SignalState) -> ForecastResult:
+    def forecast(self, symbols: list[str]) -> None:
+        """Forecast the symbols' latest windows in one batched run; step their signal rule."""
         variant = self.config.live_variant
-        rows = self.engine.window(symbol, WINDOW)
-        prediction, versions, horizons = self.forecaster.predict_rows(rows, variant)
-        return ForecastResult(
-            symbol=symbol, timestamp=timestamp, variant=variant, versions=versions,
-            horizons=horizons, prediction=prediction,
-            signal=self.forecaster.signal(prediction, horizons, signal),
-        )
+        rows = [self.engine.window(symbol, WINDOW) for symbol in symbols]
+        prediction, versions, horizons = self.forecaster.predict_many(rows, variant)
+        for index, symbol in enumerate(symbols):
+            state = self.symbols[symbol]
+            row = prediction.row(index)
+            result = ForecastResult(
+                symbol=symbol, timestamp=pd.Timestamp(state.last_bar["timestamp"]),
+                variant=variant, versions=versions, horizons=horizons, prediction=row,
+                signal=self.forecaster.signal(row, horizons, state.signal),
+            )
+            state.signal, state.forecast = result.signal, forecast_dict(result, True)
 
     def result(self, symbol: str, state: SymbolState, added: bool) -> IngestResult:
         return IngestResult(
@@ -232,16 +278,18 @@ class LiveBook:
             self.journal.close()
 
 
-def known_at(point: dict[str, Any]) -> pd.Timestamp:
-    """A journaled bar's or context point's known-at time (journals from before known-at times
-    existed hold none: the timestamp was taken as known-at time then)."""
-    return pd.Timestamp(point.get("known_at") or point["timestamp"])
+def bar_record(stamp: int, row: np.ndarray, known: int) -> dict[str, Any]:
+    """A bar as the journal and the snapshots keep it: ISO times and plain floats."""
+    return {"timestamp": iso(stamp), **{k: float(v) for k, v in zip(PRICE_FIELDS, row,
+                                                                       strict=True)},
+            "known_at": iso(known)}
 
 
-def check_context(context: dict[str, dict[str, Any]] | None, bar_known: pd.Timestamp) -> None:
-    """Context closes must have become known by the end of the bar they come with."""
-    for name, point in (context or {}).items():
-        if pd.Timestamp(point["known_at"]) > bar_known:
-            raise InputError(
-                f"context.{name}.known_at", f"ends at {point['known_at']}, after the bar "
-                f"(known at {bar_known.isoformat()}): a bar never sees a later close")
+def known_ns(point: Mapping[str, Any]) -> int:
+    """A bar's or context point's known-at time (int64 ns); journals and callers from before
+    known-at times existed hold none: the timestamp was taken as its known-at time then."""
+    return to_ns(point.get("known_at") or point["timestamp"])
+
+
+def iso(stamp: int) -> str:
+    return pd.Timestamp(int(stamp), tz="UTC").isoformat()

@@ -18,9 +18,7 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
-from features.bars import check_bars
 from features.engine import (
-    BAR_VALUES,
     FEATURE_SPECS,
     MAX_WARMUP,
     StreamingEngine,
@@ -28,7 +26,6 @@ from features.engine import (
     feature_names,
 )
 from features.errors import ArtifactError
-from features.sessions import DEFAULT_CALENDAR, bar_end, bar_ends
 from features.signal_rule import SignalRuleConfig, SignalState, combine_horizons, step
 from features.windows import WINDOW
 from serving.artifacts import ModelArtifact
@@ -97,7 +94,7 @@ class Forecaster:
         self, rows: np.ndarray, variant: str
     ) -> tuple[Prediction, dict[str, str], tuple[int, ...]]:
         """Predict from the streaming engine's last WINDOW rows (all features, engine order)."""
-        return self.predict_windows(rows, variant, np.array([len(rows) - 1]))
+        return self.predict_many([rows], variant)
 
     def predict_windows(
         self,
@@ -107,18 +104,42 @@ class Forecaster:
         position: Sequence[float] | None = None,
     ) -> tuple[Prediction, dict[str, str], tuple[int, ...]]:
         """Predict the windows of ``rows`` (engine rows or a feature frame) that end at the rows
-        ``ends`` (batched)."""
-        rows = engine_rows(rows)
-        models = self.registry.models  # one consistent set for the whole request
+        ``ends`` (batched); ``position`` applies to every window."""
+        positions = None if position is None else np.asarray([position], dtype=np.float32)
+        return self.predict_many([rows], variant, [ends], positions)
+
+    def predict_many(
+        self,
+        rows: Sequence[np.ndarray | pd.DataFrame],
+        variant: str,
+        ends: Sequence[np.ndarray] | None = None,
+        positions: np.ndarray | None = None,
+        fields: Sequence[str] | None = None,
+    ) -> tuple[Prediction, dict[str, str], tuple[int, ...]]:
+        """The batched path every caller shares (predict, bulk predict, live ingest, batch
+        signals): the windows of several series' feature ``rows`` (engine rows or feature
+        frames), ending at ``ends[i]`` (default: each series' last row), go through each
+        variant in runs of up to BATCH windows, whatever series they come from.
+
+        The prediction's rows are series 0's windows, then series 1's, ...; ``positions``
+        (windows, P) or (1, P) is the `full` variant's position input (None: flat);
+        ``fields[i]`` names series i in errors (default "bars").
+        """
+        series = [engine_rows(r) for r in rows]
+        ends = ends if ends is not None else [np.array([len(r) - 1]) for r in series]
+        fields = fields or ["bars"] * len(series)
+        models = self.registry.current()  # one consistent set for the whole call
         chosen = self.variants(variant, models)
-        position_array = None if position is None else np.asarray([position], dtype=np.float32)
         predictions = {}
         for name in chosen:
             artifact = models[name]
-            windows = feature_windows(rows, artifact.feature_names, ends)
+            windows = np.concatenate([
+                feature_windows(r, artifact.feature_names, e, field)
+                for r, e, field in zip(series, ends, fields, strict=True)
+            ])
             predictor = OnnxPredictor(artifact)
             parts = [
-                predictor.predict(windows[i : i + BATCH], position_array)
+                predictor.predict(windows[i : i + BATCH], batch_slice(positions, i))
                 for i in range(0, len(windows), BATCH)
             ]
             predictions[name] = concatenate(parts)
@@ -166,22 +187,60 @@ class Forecaster:
         position: Sequence[float] | None = None,
     ) -> ForecastResult:
         """Predict from a validated bar frame (at least MIN_BARS); the signal starts from flat."""
-        if len(bars) < MIN_BARS:
-            raise InputError(
-                "bars", f"{len(bars)} bars given; a prediction needs at least {MIN_BARS} "
-                f"(window {WINDOW} + feature warm-up {MAX_WARMUP})"
-            )
-        frame = compute_features(bars, dict(context) if context else None)
-        prediction, versions, horizons = self.predict_frame(frame, variant, position)
-        return ForecastResult(
-            symbol=symbol,
-            timestamp=bars["timestamp"].iloc[-1],
-            variant=variant,
-            versions=versions,
-            horizons=horizons,
-            prediction=prediction,
-            signal=self.signal(prediction, horizons, SignalState()),
+        return self.forecast_many([SeriesInput(symbol, bars, context, position)], variant)[0]
+
+    def forecast_many(
+        self, inputs: Sequence[SeriesInput], variant: str = "hybrid", fields: Sequence[str] = ()
+    ) -> list[ForecastResult]:
+        """`forecast_bars` for many symbols: features per symbol, then one batched model run
+        (`predict_many`); ``fields[i]`` names input i in errors (default "bars")."""
+        fields = list(fields) or ["bars"] * len(inputs)
+        frames = []
+        for item, where in zip(inputs, fields, strict=True):
+            if len(item.bars) < MIN_BARS:
+                raise InputError(
+                    where, f"{len(item.bars)} bars given; a prediction needs at least "
+                    f"{MIN_BARS} (window {WINDOW} + feature warm-up {MAX_WARMUP})"
+                )
+            frames.append(compute_features(item.bars, dict(item.context or {}) or None))
+        prediction, versions, horizons = self.predict_many(
+            frames, variant, positions=positions_array(inputs), fields=fields
         )
+        return [
+            ForecastResult(
+                symbol=item.symbol, timestamp=item.bars["timestamp"].iloc[-1], variant=variant,
+                versions=versions, horizons=horizons, prediction=prediction.row(index),
+                signal=self.signal(prediction.row(index), horizons, SignalState()),
+            )
+            for index, item in enumerate(inputs)
+        ]
+
+
+@dataclass(frozen=True)
+class SeriesInput:
+    symbol: str  # the symbol forecast
+    bars: pd.DataFrame  # its validated bars, oldest first (at least MIN_BARS)
+    context: Mapping[str, pd.DataFrame] | None = None  # market context frames by name
+    position: Sequence[float] | None = None  # the `full` variant's position state (None: flat)
+
+
+def positions_array(inputs: Sequence[SeriesInput]) -> np.ndarray | None:
+    """(len(inputs), P) position inputs, flat (zeros) where none is given; None if none is."""
+    given = [item.position for item in inputs if item.position is not None]
+    if not given:
+        return None
+    width = len(given[0])
+    if any(len(position) != width for position in given):
+        raise InputError("position", "every position must have the same number of values")
+    return np.array([np.zeros(width) if item.position is None else item.position
+                     for item in inputs], dtype=np.float32)
+
+
+def batch_slice(positions: np.ndarray | None, start: int) -> np.ndarray | None:
+    """The position rows for the windows from ``start`` (a single row applies to all)."""
+    if positions is None or len(positions) == 1:
+        return positions
+    return positions[start : start + BATCH]
 
 
 def engine_rows(rows: np.ndarray | pd.DataFrame) -> np.ndarray:
@@ -213,17 +272,19 @@ def pick_columns(rows: np.ndarray, names: Sequence[str]) -> np.ndarray:
     return np.where(np.isnan(matrix) & ~np.isnan(fills), fills, matrix)
 
 
-def feature_windows(rows: np.ndarray, names: Sequence[str], ends: np.ndarray) -> np.ndarray:
+def feature_windows(
+    rows: np.ndarray, names: Sequence[str], ends: np.ndarray, field: str = "bars"
+) -> np.ndarray:
     """(len(ends), WINDOW, F) float32 windows of the model's columns, refusing warm-up NaN."""
     matrix = pick_columns(rows, names)
     if len(matrix) < WINDOW or ends.min() < WINDOW - 1:
-        raise InputError("bars", f"a window needs {WINDOW} rows; send at least {MIN_BARS} bars")
+        raise InputError(field, f"a window needs {WINDOW} rows; send at least {MIN_BARS} bars")
     windows = sliding_window_view(matrix, WINDOW, axis=0)[ends - WINDOW + 1].transpose(0, 2, 1)
     warm = np.isnan(windows).any(axis=(0, 1))
     if warm.any():
         cold = [name for name, bad in zip(names, warm, strict=True) if bad]
         raise InputError(
-            "bars", f"not enough history: features {cold[:3]} are still warming up in the "
+            field, f"not enough history: features {cold[:3]} are still warming up in the "
             f"last {WINDOW} bars; send at least {MIN_BARS} bars"
         )
     return windows
@@ -233,53 +294,6 @@ def concatenate(parts: Sequence[Prediction]) -> Prediction:
     if len(parts) == 1:
         return parts[0]
     return Prediction(*(np.concatenate([getattr(p, f) for p in parts]) for f in PREDICTION_FIELDS))
-
-
-def bars_frame(bars: Sequence[Mapping], field_name: str = "bars", *, timeframe: str = "1d",
-               calendar: str = DEFAULT_CALENDAR) -> pd.DataFrame:
-    """Request bars (dicts with timestamp, open, high, low, close, volume, optional known_at)
-    as a bar frame with ``known_at`` (stated, else from ``timeframe`` and ``calendar``).
-
-    Built column by column and checked with the array form of the one bar validation
-    (`features.bars`): `validate_bars` does the same checks through pandas and cost most of a
-    predict request (15 of 35 ms, measured here). Unsorted bars are refused, not re-sorted.
-    """
-    stamps = pd.to_datetime([bar["timestamp"] for bar in bars], utc=True).as_unit("ns")
-    known = bar_ends(stamps.asi8, timeframe, calendar)
-    for row, bar in enumerate(bars):
-        if bar.get("known_at") is not None:
-            known[row] = pd.Timestamp(bar["known_at"]).as_unit("ns").value
-    values = np.array([[bar[name] for name in BAR_VALUES] for bar in bars], dtype=np.float64)
-    check_bars(stamps.asi8, values, known, lambda row: f"{field_name}[{row}]")
-    frame = pd.DataFrame(values, columns=list(BAR_VALUES))
-    frame.insert(0, "timestamp", stamps)
-    frame["known_at"] = pd.to_datetime(known, utc=True).as_unit("ns")
-    return frame
-
-
-def context_frames(context: Mapping[str, Sequence] | None) -> dict[str, pd.DataFrame] | None:
-    """Request context series (name -> points with timestamp, close, optional known_at,
-    timeframe and calendar) as frames with ``known_at``."""
-    if not context:
-        return None
-    return {
-        name: pd.DataFrame({
-            "timestamp": pd.to_datetime([p.timestamp for p in points], utc=True).as_unit("ns"),
-            "close": [p.close for p in points],
-            "known_at": pd.to_datetime([point_known_at(vars(p)) for p in points], utc=True),
-        })
-        for name, points in context.items()
-    }
-
-
-def point_known_at(point: Mapping, timeframe: str = "1d",
-                   calendar: str = DEFAULT_CALENDAR) -> pd.Timestamp:
-    """When a request's bar or context point became known: its ``known_at``, else its end from
-    the point's own ``timeframe``/``calendar`` (context points carry them) or the given ones."""
-    if point.get("known_at") is not None:
-        return pd.Timestamp(point["known_at"]).tz_convert("UTC")
-    return bar_end(point["timestamp"], point.get("timeframe", timeframe),
-                   point.get("calendar", calendar))
 
 
 def config_from_env() -> ServingConfig:

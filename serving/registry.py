@@ -8,6 +8,7 @@ set stays and the error says why.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Mapping
@@ -21,6 +22,7 @@ from serving.errors import UnknownVariantError
 MANIFEST = MANIFEST_FILE
 PRECISION_ENV = "TRADECAST_PRECISION"  # "int8" serves the int8 copies where exported
 DEFAULT_THREADS = 1  # intra-op threads of a variant that threads.json does not name
+logger = logging.getLogger(__name__)
 
 
 def read_manifest(exported_dir: Path) -> dict[str, Path]:
@@ -76,6 +78,7 @@ class ModelRegistry:
         self.exported_dir = exported_dir
         self.intra_op_threads = intra_op_threads  # None: threads.json, else DEFAULT_THREADS
         self.precision = precision  # None: TRADECAST_PRECISION, else fp32
+        self._stamp = manifest_stamp(exported_dir)
         self._models: Mapping[str, ModelArtifact] = load_models(exported_dir, intra_op_threads,
                                                                 precision)
         self._reload_lock = threading.Lock()
@@ -93,9 +96,39 @@ class ModelRegistry:
             )
         return models[variant]
 
+    def current(self) -> Mapping[str, ModelArtifact]:
+        """`models`, first swapping in a manifest that was replaced since it was read.
+
+        With several server processes, `/reload` reaches one of them; the others (and the
+        live-state service) see the manifest change here, on their next request (a stat call).
+        A set that fails to load is logged, the current one kept, and not retried until the
+        manifest changes again.
+        """
+        stamp = manifest_stamp(self.exported_dir)
+        if stamp != self._stamp:
+            with self._reload_lock:
+                if stamp != self._stamp:
+                    self._stamp = stamp
+                    try:
+                        self._models = load_models(
+                            self.exported_dir, self.intra_op_threads, self.precision)
+                    except ArtifactError as error:
+                        logger.error("kept the loaded models: %s", error)
+        return self._models
+
     def reload(self) -> dict[str, str]:
         """Re-read the manifest and swap in its versions; on failure keep the current ones."""
         with self._reload_lock:
+            stamp = manifest_stamp(self.exported_dir)
             fresh = load_models(self.exported_dir, self.intra_op_threads, self.precision)
-            self._models = fresh
+            self._models, self._stamp = fresh, stamp
         return {variant: artifact.version for variant, artifact in fresh.items()}
+
+
+def manifest_stamp(exported_dir: Path) -> tuple[int, int, int] | None:
+    """What changes when the manifest is rewritten or replaced (None: no manifest)."""
+    try:
+        stat = os.stat(exported_dir / MANIFEST)
+    except FileNotFoundError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size

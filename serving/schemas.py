@@ -3,22 +3,27 @@
 Strict on purpose: unknown fields are refused (a typo must not be ignored), numbers must be JSON
 numbers (no "1.5" strings), NaN and inf are refused, timestamps must carry a time zone.
 Every field has a description; they make up the OpenAPI page.
+
+Cheap on purpose: a bar is a `TypedDict` with plain types, so pydantic-core checks its shape and
+types in Rust and builds no model object per bar; the value rules (prices > 0, volume >= 0,
+time order and range) run once over numpy arrays in `serving.bodies`, answering 422 with the
+bar's index and field. Responses are written straight to JSON (`serving.http.json_answer`):
+the models below document them, nothing validates them a second time.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, NotRequired
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, with_config
+from typing_extensions import TypedDict
 
 from features.bars import check_timeframe
 from features.sessions import DEFAULT_CALENDAR, check_calendar
 
 MAX_BARS = 5000  # the longest window of bars one predict request may carry
-MAX_SYMBOLS = 1000  # symbols per `signals` request
-FIRST_TIME = datetime(1900, 1, 1, tzinfo=UTC)  # earliest bar time accepted
-LAST_TIME = datetime(2200, 1, 1, tzinfo=UTC)  # latest bar time accepted
+MAX_SYMBOLS = 1000  # symbols per `signals`, `ingest_many` or `predict_many` request
+STRICT = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
 
 Symbol = Annotated[
     str,
@@ -27,111 +32,122 @@ Symbol = Annotated[
         description="Ticker, e.g. AAPL, ^GSPC or BTC/USDT.",
     ),
 ]
+Price = Annotated[float, Field(description="Price, > 0.")]
+Time = Annotated[AwareDatetime, Field(description="ISO 8601 with a zone, 1900 to 2200.")]
+KnownAt = Annotated[AwareDatetime, Field(
+    description="When the bar became known (its end), ISO 8601 with a zone; default: from its "
+    "timestamp, timeframe and calendar (daily: the session's close)."
+)]
+Timeframe = Annotated[str, AfterValidator(check_timeframe), Field(
+    description="Bar length: 1min, 5min, 15min, 1h or 1d; with the calendar it dates each "
+    "bar's end (known_at) when the bar does not state it."
+)]
+Calendar = Annotated[str, AfterValidator(check_calendar), Field(
+    description="Trading calendar of the bars: an exchange_calendars name (XNYS) or 24/7 "
+    "(crypto: daily bars end at 24:00 UTC)."
+)]
 
 
-def positive(value: float) -> float:
-    # Not Field(gt=0): BentoML publishes OpenAPI 3.0, where pydantic's numeric
-    # exclusiveMinimum is invalid (schemathesis refuses the whole operation).
-    if value <= 0:
-        raise ValueError("must be > 0")
-    return value
-
-
-def representable(value: datetime) -> datetime:
-    # pandas' nanosecond timestamps end in 2262; later (or absurdly early) times are refused here
-    if not FIRST_TIME <= value <= LAST_TIME:
-        raise ValueError(f"must be between {FIRST_TIME:%Y} and {LAST_TIME:%Y}")
-    return value
-
-
-Time = Annotated[AwareDatetime, AfterValidator(representable)]
-KnownAt = Annotated[
-    Time | None,
-    Field(description="When the bar became known (its end), ISO 8601 with a zone; default: "
-          "from its timestamp, timeframe and calendar (daily: the session's close)."),
-]
-Timeframe = Annotated[
-    str, AfterValidator(check_timeframe),
-    Field(description="Bar length: 1min, 5min, 15min, 1h or 1d; with the calendar it dates "
-          "each bar's end (known_at) when the bar does not state it."),
-]
-Calendar = Annotated[
-    str, AfterValidator(check_calendar),
-    Field(description="Trading calendar of the bars: an exchange_calendars name (XNYS) or "
-          "24/7 (crypto: daily bars end at 24:00 UTC)."),
-]
-Price = Annotated[float, Field(ge=0, description="Price, > 0."), AfterValidator(positive)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
-
-
-class Bar(Strict):
-    timestamp: Time = Field(
+@with_config(STRICT)
+class Bar(TypedDict):
+    timestamp: Annotated[AwareDatetime, Field(
         description="Bar open time, ISO 8601 with a zone (daily bars: the session date 00:00Z)."
-    )
-    known_at: KnownAt = None
+    )]
     open: Price
     high: Price
     low: Price
-    close: Price = Field(description="Close, split-adjusted; the features use it.")
-    volume: float = Field(ge=0, description="Traded volume, >= 0 (0 for indices).")
+    close: Annotated[float, Field(description="Close, split-adjusted; the features use it.")]
+    volume: Annotated[float, Field(description="Traded volume, >= 0 (0 for indices).")]
+    known_at: NotRequired[KnownAt]
 
 
-class ContextPoint(Strict):
-    timestamp: Time = Field(
-        description="Open time of this context bar, ISO 8601 with zone (daily: the session "
-        "date 00:00Z)."
-    )
-    close: Price = Field(description="Close of the context series (e.g. SPY, VIX).")
-    known_at: KnownAt = None
-    timeframe: Timeframe = "1d"
-    calendar: Calendar = DEFAULT_CALENDAR
+@with_config(STRICT)
+class ContextPoint(TypedDict):
+    timestamp: Annotated[AwareDatetime, Field(
+        description="Open time of this context bar (daily: the session date 00:00Z)."
+    )]
+    close: Annotated[float, Field(description="Close of the context series (e.g. SPY, VIX).")]
+    known_at: NotRequired[KnownAt]
+    timeframe: NotRequired[Timeframe]  # default 1d
+    calendar: NotRequired[Calendar]  # default XNYS
+
+
+class Strict(BaseModel):
+    model_config = STRICT
 
 
 ContextBars = Annotated[
     dict[str, list[ContextPoint]],
     Field(description="Market context series by name (SPY, QQQ, VIX, a sector ETF), oldest first."),
 ]
+ContextNow = Annotated[
+    dict[str, ContextPoint] | None,
+    Field(default=None, description="Context closes known by these bars' ends, by series name."),
+]
+BarTimeframe = Annotated[Timeframe, Field(default="1d")]
+BarCalendar = Annotated[Calendar, Field(default=DEFAULT_CALENDAR)]
+Attention = Annotated[bool, Field(default=False, description="Also return attention weights.")]
+Variant = Annotated[str, Field(
+    default="hybrid", max_length=32,
+    description="A loaded variant (full, simplex, hybrid, ensemble) or 'combined': "
+    "every loaded variant, weighted by validation skill.",
+)]
 
 
-class PredictRequest(Strict):
+class SymbolBars(Strict):
     symbol: Symbol
     bars: list[Bar] = Field(
         min_length=1, max_length=MAX_BARS,
         description="Recent bars, oldest first: the window (60) plus the features' warm-up.",
     )
     context: ContextBars | None = None
-    timeframe: Timeframe = "1d"
-    calendar: Calendar = DEFAULT_CALENDAR
+    timeframe: BarTimeframe
+    calendar: BarCalendar
     position: list[float] | None = Field(
         default=None, description="Position state for the `full` variant (POSITION_DIM numbers)."
     )
-    variant: str = Field(
-        default="hybrid", max_length=32,
-        description="A loaded variant (full, simplex, hybrid, ensemble) or 'combined': "
-        "every loaded variant, weighted by validation skill.",
+
+
+class PredictRequest(SymbolBars):
+    variant: Variant
+    return_attention: Attention
+
+
+class PredictManyRequest(Strict):
+    requests: list[SymbolBars] = Field(
+        min_length=1, max_length=MAX_SYMBOLS,
+        description="One entry per symbol; the model runs once, batched across them.",
     )
-    return_attention: bool = Field(default=False, description="Also return attention weights.")
+    variant: Variant
+    return_attention: Attention
 
 
 class IngestRequest(Strict):
     symbol: Symbol
     bar: Bar = Field(description="The symbol's newest bar; the same bar again changes nothing.")
-    context: dict[str, ContextPoint] | None = Field(
-        default=None, description="Context closes known by this bar's end, by series name."
+    context: ContextNow
+    timeframe: BarTimeframe
+    calendar: BarCalendar
+    return_attention: Attention
+
+
+class IngestManyRequest(Strict):
+    bars: dict[Symbol, Bar] = Field(
+        min_length=1, max_length=MAX_SYMBOLS,
+        description="Each symbol's newest bar (a whole universe at one tick): applied together, "
+        "journaled with one fsync, forecast in one batched model run.",
     )
-    timeframe: Timeframe = "1d"
-    calendar: Calendar = DEFAULT_CALENDAR
-    return_attention: bool = Field(default=False, description="Also return attention weights.")
+    context: ContextNow
+    timeframe: BarTimeframe
+    calendar: BarCalendar
+    return_attention: Attention
 
 
 class SignalsRequest(Strict):
     symbols: list[Symbol] = Field(
         min_length=1, max_length=MAX_SYMBOLS, description="Symbols with live state (ingested)."
     )
-    return_attention: bool = Field(default=False, description="Also return attention weights.")
+    return_attention: Attention
 
 
 class HorizonForecast(BaseModel):
@@ -162,6 +178,10 @@ class Forecast(BaseModel):
     )
 
 
+class PredictManyResponse(BaseModel):
+    forecasts: list[Forecast] = Field(description="One forecast per request entry, in order.")
+
+
 class IngestResponse(BaseModel):
     symbol: str = Field(description="The symbol.")
     timestamp: AwareDatetime = Field(description="Time of the symbol's latest bar.")
@@ -169,6 +189,10 @@ class IngestResponse(BaseModel):
     bars: int = Field(description="Bars ingested for the symbol so far.")
     bars_needed: int = Field(description="Bars still needed before the first forecast (0: ready).")
     forecast: Forecast | None = Field(description="The forecast and signal; null while warming up.")
+
+
+class IngestManyResponse(BaseModel):
+    results: dict[str, IngestResponse] = Field(description="The ingest answer of each symbol.")
 
 
 class SignalsResponse(BaseModel):

@@ -2,9 +2,11 @@
 
 Mounted on the BentoML service with ``@bentoml.asgi_app(app, path="/ui")``. Reads are GET and
 open (the service listens on 127.0.0.1 by default); everything that starts a job or changes
-state is POST and needs the ``X-API-Key`` header when ``TRADECAST_API_KEY`` is set. The models,
-the forecaster and the paper portfolio are the service's own (``bentoml.get_current_service``);
-long work runs as `tradecast` subprocesses (`serving.dashboard.jobs`).
+state is POST and needs the ``X-API-Key`` header when ``TRADECAST_API_KEY`` is set. The models
+and the forecaster are the API worker's own (``bentoml.get_current_service``); the paper
+portfolio lives beside the live state in the one `LiveState` process (its only writer) and is
+read through the worker's ``call_live``; long work runs as `tradecast` subprocesses
+(`serving.dashboard.jobs`).
 """
 
 from __future__ import annotations
@@ -102,12 +104,13 @@ async def invalid_request(_request: Any, error: RequestValidationError) -> JSONR
 def overview() -> dict:
     return {"variants": list(VARIANTS), "profiles": profiles(),
             "api_key_required": GuardConfig.from_env().api_key is not None,
-            "loaded": sorted(service().registry.models)}
+            "loaded": sorted(service().forecaster.registry.models)}
 
 
 @app.get("/api/portfolio")
-def portfolio(max_points: Annotated[int, Query(ge=10, le=20_000)] = 1000) -> dict:
-    return service().portfolio.summary(max_points)
+async def portfolio(max_points: Annotated[int, Query(ge=10, le=20_000)] = 1000) -> dict:
+    # the paper book lives with the live state, in the one LiveState process
+    return await service().call_live("portfolio_summary", max_points=max_points)
 
 
 @app.get("/api/store")
@@ -156,7 +159,7 @@ def backtest(identifier: str) -> dict:
 
 @app.get("/api/models")
 def models() -> dict:
-    return {"models": model_rows(service().registry),
+    return {"models": model_rows(service().forecaster.registry),
             "live_variant": service().forecaster.config.live_variant}
 
 
@@ -183,10 +186,9 @@ def settings() -> dict:
 # -- changes (API key) -----------------------------------------------------------------------
 
 @app.post("/api/settings", dependencies=[Keyed], include_in_schema=False)
-def save_settings(body: Settings) -> dict:
+async def save_settings(body: Settings) -> dict:
     write_atomic_json(settings_path(home()), body.model_dump())
-    apply_settings(service().portfolio, body)
-    return body.model_dump()
+    return await service().call_live("settings_changed")
 
 
 @app.post("/api/jobs/fetch", dependencies=[Keyed], include_in_schema=False)
@@ -231,7 +233,7 @@ def cancel_job(identifier: str) -> dict:
 
 @app.post("/api/models/reload", dependencies=[Keyed], include_in_schema=False)
 def reload_models() -> dict:
-    return {"versions": service().registry.reload()}
+    return {"versions": service().forecaster.registry.reload()}
 
 
 # -- settings --------------------------------------------------------------------------------

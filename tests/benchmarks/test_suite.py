@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from benchmarks.attention import check_rows
-from benchmarks.load import p99_drift
+from benchmarks.locust_stats import p99_drift
 from benchmarks.report import SECTIONS
 from benchmarks.suite import PARTS
 from features.home import Home, resolve_home
@@ -99,13 +99,35 @@ def test_every_attention_check_ran_and_passed_for_every_variant(quick_run, bench
 
 def test_load_run_reached_every_endpoint_without_failures(quick_run):
     out, results = quick_run
-    (load,) = results["load"].values()
-    endpoints = load["endpoints"]
+    loads = results["load"]
+    (mixed,) = [load for load in loads.values() if load["config"]["scenario"] == "mixed"]
+    endpoints = mixed["endpoints"]
     for name in ("predict", "predict + attention", "ingest", "signals", "Aggregated"):
         assert endpoints[name]["requests"] > 0, name
-    assert endpoints["Aggregated"]["failures"] == 0, load["failures"]
-    assert all((out / name).stat().st_size > 0 for name in load["csv"])
-    assert load["memory"]["start_mib"] > 0
+    assert sum(n["requests"] for name, n in mixed["names"].items()
+               if name.startswith("predict [")) == endpoints["predict"]["requests"]
+    closed = [load for load in loads.values() if load["config"]["scenario"] == "predict"]
+    assert [load["config"]["users"] for load in closed] == [1, 2]
+    assert all(set(load["endpoints"]) == {"predict", "Aggregated"} for load in closed)
+    for load in loads.values():
+        assert load["endpoints"]["Aggregated"]["failures"] == 0, load["failures"]
+        assert all((out / name).stat().st_size > 0 for name in load["csv"])
+        roles = [p["role"] for p in load["memory"]["processes"]]
+        assert roles.count("live-state worker") == 1 and roles.count("API worker") >= 1
+        assert load["bare"]["capacity_rps"] > 0
+
+
+def test_bulk_endpoints_were_timed_for_every_variant(quick_run, bench_home):
+    _, results = quick_run
+    manifest = json.loads((bench_home.exported_dir / "manifest.json").read_text())
+    http = results["http"]
+    assert {(r["variant"], r["batch"]) for r in http["bulk"]} == {
+        (v, b) for v in manifest["variants"] for b in (1, 32)}
+    assert set(http["bulk_ratio"]) == set(manifest["variants"])
+    assert {r["batch"] for r in http["bulk_ingest"]} == {1, 32}
+    stages = {r["path"] for r in http["rows"] if r["path"].startswith("stage: ")}
+    assert stages == {f"stage: {s}" for s in ("parse", "validate", "features", "model",
+                                              "response")}
 
 
 def test_attention_checks_catch_bad_weights():

@@ -36,6 +36,7 @@ def server(serving_home: Home, tmp_path_factory) -> Iterator[Server]:
         serving_home.root, state / "server.log", TRADECAST_API_KEY=API_KEY,
         TRADECAST_STATE_DIR=str(state / "live"), TRADECAST_SNAPSHOT_EVERY="50",
         TRADECAST_LIVE_VARIANT="hybrid", TRADECAST_ACCESS_LOG="1",  # the key must not leak there
+        TRADECAST_WORKERS="2",  # several API workers and the live-state process, as deployed
     )
     yield started
     started.stop()

@@ -6,13 +6,16 @@ import json
 import re
 import shutil
 import threading
+from pathlib import Path
 
 import httpx
 import numpy as np
+import psutil
 import pytest
 
 from features.engine import compute_features
 from features.home import Home
+from features.store import BarStore
 from serving.examples import bar_json
 from serving.launch import ServerProcess as Server
 from serving.pipeline import MIN_BARS, Forecaster, ServingConfig, forecast_dict
@@ -90,7 +93,7 @@ def test_models_lists_every_variant(client, serving_home: Home) -> None:
 
 def bad_requests(body: dict) -> list[tuple[str, dict, int, str]]:
     """(name, request kwargs, status, a text the answer must contain)."""
-    bar = body["bars"][-1]
+    bar, first = body["bars"][-1], body["bars"][0]
     nan_body = json.dumps(body).replace(str(bar["close"]), "NaN", 1)
     return [
         ("malformed json", {"content": b'{"symbol": ', "headers": JSON}, 400, "json"),
@@ -100,12 +103,22 @@ def bad_requests(body: dict) -> list[tuple[str, dict, int, str]]:
         ("inf", {"content": json.dumps(body).replace(str(bar["close"]), "Infinity", 1)
                  .encode(), "headers": JSON}, 400, "finite"),
         ("negative price", {"json": {**body, "bars": [*body["bars"][:-1], {**bar, "low": -1.0}]}},
-         400, "low"),
+         422, "bars[119].low"),
+        ("negative volume", {"json": {**body, "bars": [{**first, "volume": -1.0},
+                                                        *body["bars"][1:]]}},
+         422, "bars[0].volume"),
+        ("zone-less time", {"json": {**body, "bars": [*body["bars"][:-1], {
+            **bar, "timestamp": bar["timestamp"][:19]}]}}, 400, "timezone"),
+        ("year 2500", {"json": {**body, "bars": [*body["bars"][:-1], {
+            **bar, "timestamp": "2500-01-01T00:00:00Z"}]}}, 422, "bars[119].timestamp"),
+        ("unknown bar field", {"json": {**body, "bars": [{**first, "colour": 1},
+                                                          *body["bars"][1:]]}}, 400, "colour"),
         ("numeric string", {"json": {**body, "bars": [*body["bars"][:-1], {**bar, "open": "1.5"}]}},
          400, "open"),
         ("unknown field", {"json": {**body, "colour": "red"}}, 400, "colour"),
         ("unknown variant", {"json": {**body, "variant": "nope"}}, 404, "variant"),
-        ("bars out of order", {"json": {**body, "bars": body["bars"][::-1]}}, 422, "bars"),
+        ("bars out of order", {"json": {**body, "bars": body["bars"][::-1]}}, 422,
+         "bars[1].timestamp"),
         ("oversized body", {"content": b'{"symbol": "' + b"A" * 3_000_000 + b'"}',
                             "headers": JSON}, 413, "larger than"),
         ("wrong content type", {"content": json.dumps(body).encode(),
@@ -124,6 +137,64 @@ def test_bad_input_gets_a_4xx_naming_the_problem(client, body) -> None:
         response = client.post("/predict", **request)
         assert response.status_code == status, (name, response.text[:300])
         assert text.lower() in response.text.lower(), (name, response.text[:300])
+
+
+def test_predict_many_equals_one_predict_per_symbol(client, body, aapl, sample_home) -> None:
+    store = BarStore(sample_home.bars_dir)
+    entries = [{"symbol": s, "bars": [bar_json(b) for b in store.read(s, "1d").iloc[-MIN_BARS - k:
+                                                                              len(aapl) - k]
+                                      .itertuples()]}
+               for k, s in enumerate(("AAPL", "GOOG", "SPY"))]
+    many = client.post("/predict_many", json={"requests": entries, "variant": "combined",
+                                              "return_attention": True})
+    assert many.status_code == 200, many.text
+    answers = many.json()["forecasts"]
+    assert [a["symbol"] for a in answers] == ["AAPL", "GOOG", "SPY"]
+    for entry, answer in zip(entries, answers, strict=True):
+        one = client.post("/predict", json={**entry, "variant": "combined",
+                                            "return_attention": True}).json()
+        assert answer["timestamp"] == one["timestamp"]
+        assert_same_forecast(answer, one)
+
+
+def test_predict_many_names_the_bad_entry(client, body) -> None:
+    bar = body["bars"][5]
+    bad = {"symbol": "B", "bars": [*body["bars"][:5], {**bar, "high": 0.0}, *body["bars"][6:]]}
+    good = {"symbol": "A", "bars": body["bars"]}
+    answer = client.post("/predict_many", json={"requests": [good, bad]})
+    assert answer.status_code == 422 and answer.json()["field"] == "requests[1].bars[5].high"
+    short = {**good, "bars": body["bars"][:70]}
+    short = client.post("/predict_many", json={"requests": [good, short]})
+    assert short.status_code == 422 and short.json()["field"] == "requests[1].bars"
+
+
+def test_ingest_many_equals_single_ingests_and_commits_together(client, aapl, sample_home) -> None:
+    store = BarStore(sample_home.bars_dir)
+    series = {s: store.read(s, "1d").iloc[-(MIN_BARS + 2):] for s in ("AAPL", "GOOG")}
+    for step in range(MIN_BARS + 2):
+        tick = {f"MANY.{s}": bar_json(next(f.iloc[step:step + 1].itertuples()))
+                for s, f in series.items()}
+        many = client.post("/ingest_many", json={"bars": tick})
+        assert many.status_code == 200, many.text
+        for symbol, bar in tick.items():
+            one = client.post("/ingest", json={"symbol": symbol.replace("MANY", "ONE"), "bar": bar})
+            assert one.status_code == 200, one.text
+    results = many.json()["results"]
+    singles = client.post("/signals", json={"symbols": ["ONE.AAPL", "ONE.GOOG"]}).json()
+    for symbol, result in results.items():
+        expected = singles["signals"][symbol.replace("MANY", "ONE")]
+        assert result["added"] and result["bars"] == MIN_BARS + 2
+        assert result["forecast"]["signal"] == expected["signal"]
+        for got, want in zip(result["forecast"]["forecasts"], expected["forecasts"], strict=True):
+            assert got == pytest.approx(want, rel=1e-5, abs=1e-7)
+    again = client.post("/ingest_many", json={"bars": tick}).json()["results"]
+    assert not any(r["added"] for r in again.values())
+    older = {**tick, "MANY.AAPL": bar_json(next(series["AAPL"].iloc[:1].itertuples()))}
+    refused = client.post("/ingest_many", json={"bars": older})
+    assert refused.status_code == 409 and refused.json()["field"] == "bars.MANY.AAPL.timestamp"
+    negative = {**tick, "MANY.GOOG": {**tick["MANY.GOOG"], "close": -2.0}}
+    invalid = client.post("/ingest_many", json={"bars": negative})
+    assert invalid.status_code == 422 and invalid.json()["field"] == "bars.MANY.GOOG.close"
 
 
 def test_unknown_symbol_in_signals_is_404(client) -> None:
@@ -208,3 +279,14 @@ def test_reload_swaps_versions_without_a_failed_request(
         client.post("/reload", json={})
     assert statuses and set(statuses) == {200}
     assert "v-reloaded" in versions
+
+
+def test_workers_run_on_uvloop_and_httptools(server: Server) -> None:
+    """uvicorn picks both up when installed (BentoML leaves its loop and http on "auto"): each
+    API worker has their compiled modules loaded."""
+    tree = psutil.Process(server.process.pid).children(recursive=True)
+    workers = [p for p in tree if "--service-name tradecast " in " ".join(p.cmdline())]
+    assert len(workers) == 2
+    for worker in workers:
+        maps = Path(f"/proc/{worker.pid}/maps").read_text()
+        assert "uvloop/loop" in maps and "httptools/parser" in maps

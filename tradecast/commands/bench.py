@@ -52,16 +52,27 @@ def start_load(
     soak: Annotated[
         bool, typer.Option("--soak", help="Long run (default 20 users, 600 s): p99 drift, memory.")
     ] = False,
+    scenario: Annotated[
+        str, typer.Option("--scenario", help="mixed (analysts, feeds, dashboards) or predict "
+                          "(closed loop of predicts for one variant).")
+    ] = "mixed",
+    variant: Annotated[str, typer.Option("--variant", help="predict scenario's variant.")]
+    = "hybrid",
     home: HomeOption = None,
 ) -> None:
-    """Locust users against a server started on 127.0.0.1; RPS, p50/p95/p99, failures."""
+    """Locust users against a server started on 127.0.0.1; RPS against the model's capacity
+    measured in the same run, p50/p95/p99 per endpoint and variant, failures, memory."""
     from benchmarks import load, suite
 
+    if scenario not in load.SCENARIOS:
+        raise typer.BadParameter(f"--scenario: one of {', '.join(load.SCENARIOS)}")
     defaults = load.SOAK_DEFAULTS if soak else load.LoadConfig()
     config = load.LoadConfig(
-        users=users or defaults.users, duration_s=duration or defaults.duration_s, soak=soak
+        users=users or defaults.users, duration_s=duration or defaults.duration_s, soak=soak,
+        scenario=scenario, variant=variant,
     )
-    summary = load.run(home, out, config)
+    bare = load.bare_model(home, variant)
+    summary = {**load.run(home, out, config), "bare": bare}
     meta = suite.meta(home, quick=False, config=config, duration_s=summary["wall_s"])
     suite.write_outputs({"load": {config.prefix: summary}, "meta": meta}, out)
     typer.echo(f"report: {out / 'report.md'}")

@@ -14,12 +14,17 @@ from tradecast.options import HomeOption
 def start_serve(
     port: Annotated[int, typer.Option("--port", help="TCP port to listen on.")] = 3000,
     host: Annotated[str, typer.Option("--host", help="Interface to bind.")] = "127.0.0.1",
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, help="API worker processes (default: TRADECAST_WORKERS, "
+                     "else one per core); the live state has one process of its own."),
+    ] = None,
     home: HomeOption = None,
 ) -> None:
     """Serve the exported models over HTTP (BentoML); Ctrl-C stops it and saves live state."""
     from serving.launch import exec_server
 
-    exec_server(home, host, port)
+    exec_server(home, host, port, workers)
 
 
 def start_signals(

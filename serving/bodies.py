@@ -1,0 +1,155 @@
+"""Request bodies in, numpy arrays out, every value rule checked once over the arrays.
+
+pydantic-core has already checked the shapes and types (`serving.schemas`: strict, unknown
+fields refused, NaN and inf refused); what is left is checked here on whole arrays with the one
+bar validation of `features.bars` (finite prices > 0, volume >= 0, OHLC consistent, times
+strictly increasing, known-at times after the open), plus the times' range (1900 to 2200) and
+context closes > 0. A failure is an `InputError` (HTTP 422) naming the bar and field, e.g.
+``bars[12].low`` or ``requests[3].bars[0].timestamp``.
+
+Every bar and context point also gets the time it became known (``known_at``): the one the
+client states, else its end from the timeframe and calendar (`features.sessions.bar_ends`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from features.bars import BAR_VALUES, check_bar_times, check_bars, check_closes
+from features.errors import BarDataError
+from features.sessions import DEFAULT_CALENDAR, KNOWN_AT, bar_ends
+from serving.errors import InputError
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+FIRST_NS = (datetime(1900, 1, 1, tzinfo=UTC) - EPOCH) // MICROSECOND * 1000  # earliest time
+LAST_NS = (datetime(2200, 1, 1, tzinfo=UTC) - EPOCH) // MICROSECOND * 1000  # latest time
+DEFAULT_TIMEFRAME = "1d"
+
+Where = Callable[[int], str]  # row index -> the request field it came from
+
+
+def time_ns(times: Sequence[datetime]) -> np.ndarray:
+    """Aware datetimes as int64 nanoseconds since the epoch (exact: integer arithmetic)."""
+    micros = np.fromiter(((t - EPOCH) // MICROSECOND for t in times), np.int64, len(times))
+    return micros * 1000
+
+
+@contextmanager
+def as_input_error() -> Iterator[None]:
+    """The bar validation's `BarDataError` as the 422 `InputError` naming its field."""
+    try:
+        yield
+    except InputError:
+        raise
+    except BarDataError as error:
+        field = error.field or "bars"
+        message = str(error).split(": ", 1)[-1]
+        raise InputError(field, message) from None
+
+
+def check_range(stamps: np.ndarray, where: Where) -> None:
+    """Times pandas can hold and a market can have: 1900 to 2200."""
+    outside = (stamps < FIRST_NS) | (stamps > LAST_NS)
+    if outside.any():
+        raise InputError(f"{where(int(np.argmax(outside)))}.timestamp",
+                         "must be between 1900 and 2200")
+
+
+def bar_arrays(bars: Sequence[Mapping], where: Where, *, ordered: bool = True,
+               timeframe: str = DEFAULT_TIMEFRAME, calendar: str = DEFAULT_CALENDAR
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validated bars as (n,) int64 ns open times, (n, 5) float64 OHLCV values and (n,) int64
+    ns known-at times. ``ordered``: one series (times strictly increasing); else one bar each
+    of several symbols."""
+    stamps = time_ns([bar["timestamp"] for bar in bars])
+    check_range(stamps, where)
+    values = np.array([[bar[name] for name in BAR_VALUES] for bar in bars], dtype=np.float64)
+    known = bar_ends(stamps, timeframe, calendar)
+    stated = [row for row, bar in enumerate(bars) if KNOWN_AT in bar]
+    if stated:
+        known[stated] = time_ns([bars[row][KNOWN_AT] for row in stated])
+    with as_input_error():
+        if ordered:
+            check_bars(stamps, values, known, where)
+        else:  # one bar per symbol: each checked alone
+            for row in range(len(stamps)):
+                check_bars(stamps[row:row + 1], values[row:row + 1], known[row:row + 1],
+                           lambda _, r=row: where(r))
+    return stamps, values, known
+
+
+def bars_frame(bars: Sequence[Mapping], field: str = "bars", *,
+               timeframe: str = DEFAULT_TIMEFRAME, calendar: str = DEFAULT_CALENDAR
+               ) -> pd.DataFrame:
+    """Request bars (dicts with timestamp, open, high, low, close, volume, optional known_at)
+    as a bar frame with its ``known_at`` column."""
+    stamps, values, known = bar_arrays(bars, lambda row: f"{field}[{row}]",
+                                       timeframe=timeframe, calendar=calendar)
+    frame = pd.DataFrame(values, columns=list(BAR_VALUES))
+    frame.insert(0, "timestamp", pd.DatetimeIndex(stamps.view("datetime64[ns]"), tz=UTC))
+    frame[KNOWN_AT] = pd.DatetimeIndex(known.view("datetime64[ns]"), tz=UTC)
+    return frame
+
+
+def context_points(points: Sequence[Mapping], where: Where, ordered: bool
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Context points (timestamp, close, optional known_at, timeframe, calendar) as ns open
+    times, closes and ns known-at times, checked."""
+    stamps = time_ns([point["timestamp"] for point in points])
+    check_range(stamps, where)
+    closes = np.array([point["close"] for point in points], dtype=np.float64)
+    known = np.array([
+        time_ns([point[KNOWN_AT]])[0] if KNOWN_AT in point else
+        bar_ends(stamps[row:row + 1], point.get("timeframe", DEFAULT_TIMEFRAME),
+                 point.get("calendar", DEFAULT_CALENDAR))[0]
+        for row, point in enumerate(points)
+    ], dtype=np.int64)
+    with as_input_error():
+        check_closes(closes, where)
+        if ordered:
+            check_bar_times(stamps, where)
+    return stamps, closes, known
+
+
+def context_frames(context: Mapping[str, Sequence[Mapping]] | None, field: str = "context"
+                   ) -> dict[str, pd.DataFrame] | None:
+    """Request context series (name -> points, oldest first) as frames for the features."""
+    if not context:
+        return None
+    frames = {}
+    for name, points in context.items():
+        prefix = f"{field}.{name}"
+        stamps, closes, known = context_points(points, lambda row, p=prefix: f"{p}[{row}]", True)
+        frames[name] = pd.DataFrame({
+            "timestamp": pd.DatetimeIndex(stamps.view("datetime64[ns]"), tz=UTC),
+            "close": closes,
+            KNOWN_AT: pd.DatetimeIndex(known.view("datetime64[ns]"), tz=UTC),
+        })
+    return frames
+
+
+def ingest_arrays(bars: Mapping[str, Mapping], context: Mapping[str, Mapping] | None,
+                  where: Callable[[str], str], *, timeframe: str = DEFAULT_TIMEFRAME,
+                  calendar: str = DEFAULT_CALENDAR) -> dict:
+    """One bar per symbol (and the context closes with them) as the live-state service's
+    input: ``symbols``, ``stamps`` and ``known_at`` (ns), ``values`` (rows of OHLCV),
+    ``context`` (name -> [ns open, close, ns known-at]); plain JSON, checked."""
+    symbols = list(bars)
+    stamps, values, known = bar_arrays(list(bars.values()), lambda row: where(symbols[row]),
+                                       ordered=False, timeframe=timeframe, calendar=calendar)
+    names = list(context or {})
+    points = [context[name] for name in names] if context else []
+    context_stamps, closes, context_known = context_points(
+        points, lambda row: f"context.{names[row]}", False)
+    return {
+        "symbols": symbols, "stamps": stamps.tolist(), "values": values.tolist(),
+        "known_at": known.tolist(),
+        "context": {name: [int(t), float(c), int(k)] for name, t, c, k in
+                    zip(names, context_stamps, closes, context_known, strict=True)},
+    }

@@ -1,0 +1,69 @@
+"""Request bars -> arrays: every value rule checked once over numpy, the 422 naming the field."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from serving.bodies import bad_field, bar_arrays, bars_frame, ingest_arrays, time_ns
+from serving.errors import InputError
+
+START = datetime(2024, 1, 2, tzinfo=UTC)
+
+
+def bars(n: int = 4) -> list[dict]:
+    return [{"timestamp": START + timedelta(days=i), "open": 10.0 + i, "high": 11.0 + i,
+             "low": 9.0 + i, "close": 10.5 + i, "volume": 1e6} for i in range(n)]
+
+
+def test_times_are_exact_nanoseconds_whatever_the_zone() -> None:
+    eastern = timezone(timedelta(hours=-5))
+    times = [START, datetime(2024, 1, 2, 9, 30, 0, 123456, tzinfo=eastern)]
+    expected = [pd.Timestamp(t).value for t in times]
+    assert time_ns(times).tolist() == expected
+    frame = bars_frame(bars())
+    assert frame["timestamp"].tolist() == [pd.Timestamp(b["timestamp"]) for b in bars()]
+    assert frame["close"].tolist() == [b["close"] for b in bars()]
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"low": -1.0}, "bars[2].low"),
+    ({"open": 0.0}, "bars[2].open"),
+    ({"close": float("nan")}, "bars[2].close"),
+    ({"high": float("inf")}, "bars[2].high"),
+    ({"volume": -5.0}, "bars[2].volume"),
+    ({"timestamp": START + timedelta(days=1)}, "bars[2].timestamp"),
+    ({"timestamp": datetime(1899, 12, 31, tzinfo=UTC)}, "bars[2].timestamp"),
+])
+def test_each_rule_names_the_bar_and_field(change: dict, field: str) -> None:
+    given = bars()
+    given[2] = {**given[2], **change}
+    with pytest.raises(InputError) as error:
+        bar_arrays(given, lambda row: f"bars[{row}]")
+    assert error.value.field == field
+    assert str(error.value).startswith(f"{field}: ")
+
+
+def test_bad_field_names_an_inconsistent_range() -> None:
+    assert bad_field(np.array([10.0, 11.0, 10.5, 10.2, 1.0])) == "low"  # low above close
+    assert bad_field(np.array([10.0, 10.1, 9.0, 10.5, 1.0])) == "high"  # high below close
+    assert bad_field(np.array([10.0, 11.0, 9.0, 10.5, 0.0])) is None
+
+
+def test_ingest_arrays_are_plain_json_and_unordered_across_symbols() -> None:
+    tick = {"B": bars(2)[1], "A": bars(1)[0]}
+    arrays = ingest_arrays(tick, {"SPY": {"timestamp": START, "close": 400.0}},
+                           lambda symbol: f"bars.{symbol}")
+    assert arrays["symbols"] == ["B", "A"]
+    assert arrays["stamps"] == [pd.Timestamp(START + timedelta(days=1)).value,
+                                pd.Timestamp(START).value]
+    assert arrays["context"] == {"SPY": [pd.Timestamp(START).value, 400.0]}
+    with pytest.raises(InputError) as error:
+        ingest_arrays({"A": {**tick["A"], "close": -1.0}}, None, lambda s: f"bars.{s}")
+    assert error.value.field == "bars.A.close"
+    with pytest.raises(InputError) as error:
+        ingest_arrays(tick, {"VIX": {"timestamp": START, "close": 0.0}}, lambda s: s)
+    assert error.value.field == "context.VIX.close"

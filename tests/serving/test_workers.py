@@ -1,0 +1,97 @@
+"""Several API workers, one live-state writer: concurrent clients' interleaved ingest streams
+end in exactly the state and signals that one writer fed the same streams in turn reaches."""
+
+from __future__ import annotations
+
+import threading
+
+import httpx
+import numpy as np
+import psutil
+import pytest
+
+from features.engine import to_ns
+from features.home import Home
+from features.store import BarStore
+from serving.examples import bar_json
+from serving.launch import ServerProcess as Server
+from serving.live import LiveBook
+from serving.pipeline import MIN_BARS, Forecaster, ServingConfig
+from serving.registry import ModelRegistry
+
+from .helpers import make_home
+
+EXTRA = 6  # bars after the warm-up
+SINGLE = ("AAPL", "GOOG", "SPY")  # each streamed by its own client through /ingest
+MANY = ("IXIC.M", "SPY.M")  # streamed together by one more client through /ingest_many
+
+
+def arrays(tick: dict[str, dict]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """A tick of bar_json bars as LiveBook.ingest_many's arrays."""
+    values = [[bar[k] for k in ("open", "high", "low", "close", "volume")] for bar in tick.values()]
+    return list(tick), np.array([to_ns(b["timestamp"]) for b in tick.values()]), np.array(values)
+
+
+def test_interleaved_clients_on_several_workers_equal_one_writer(
+    tmp_path, exported_home: Home, sample_home: Home
+) -> None:
+    home = make_home(tmp_path / "home", exported_home, sample_home, variants=("hybrid",))
+    store = BarStore(home.bars_dir)
+    streams = {s: [bar_json(b) for b in store.read(s, "1d").iloc[-(MIN_BARS + EXTRA):]
+                   .itertuples()] for s in ("AAPL", "GOOG", "SPY", "IXIC")}
+    ticks = [{"IXIC.M": q, "SPY.M": s} for q, s in zip(streams["IXIC"], streams["SPY"],
+                                                      strict=True)]
+    answers: dict[str, list[dict]] = {}
+    server = Server.start(home.root, tmp_path / "server.log", TRADECAST_WORKERS="2",
+                          TRADECAST_STATE_DIR=str(tmp_path / "live"),
+                          TRADECAST_LIVE_VARIANT="hybrid")
+    try:
+        tree = psutil.Process(server.process.pid).children(recursive=True)
+        api_workers = [p for p in tree if "--service-name tradecast " in " ".join(p.cmdline())]
+        assert len(api_workers) == 2
+
+        def feed(name: str, path: str, bodies: list[dict]) -> None:
+            with httpx.Client(base_url=server.url, timeout=60) as client:
+                answers[name] = [client.post(path, json=body).json() for body in bodies]
+
+        clients = [threading.Thread(target=feed, args=(s, "/ingest", [
+            {"symbol": s, "bar": bar} for bar in streams[s]])) for s in SINGLE]
+        clients.append(threading.Thread(target=feed, args=("many", "/ingest_many", [
+            {"bars": tick} for tick in ticks])))
+        for client in clients:
+            client.start()
+        for client in clients:
+            client.join()
+        signals = httpx.post(f"{server.url}/signals",
+                             json={"symbols": [*SINGLE, *MANY]}).json()["signals"]
+    finally:
+        server.stop()  # SIGTERM: the live-state service snapshots on shutdown
+
+    forecaster = Forecaster(ModelRegistry(home.exported_dir), ServingConfig(live_variant="hybrid"))
+    reference = LiveBook(tmp_path / "reference", forecaster)
+    for symbol in SINGLE:  # one writer, one stream after the other
+        expected = [reference.ingest(symbol, bar) for bar in streams[symbol]]
+        got = answers[symbol]
+        assert all("bars" in a for a in got), [a for a in got if "bars" not in a][:2]
+        assert [a["bars"] for a in got] == [e.bars for e in expected]
+        assert [a["added"] for a in got] == [True] * len(expected)
+        for answer, want in zip(got[MIN_BARS - 1:], expected[MIN_BARS - 1:], strict=True):
+            assert answer["forecast"]["signal"] == want.forecast["signal"]
+            for a, w in zip(answer["forecast"]["forecasts"], want.forecast["forecasts"],
+                            strict=True):
+                assert a == pytest.approx(w, rel=1e-6, abs=1e-9)
+    for tick, answer in zip(ticks, answers["many"], strict=True):
+        expected = reference.ingest_many(*arrays(tick))
+        assert {s: r["bars"] for s, r in answer["results"].items()} == {
+            r.symbol: r.bars for r in expected}
+    for symbol in (*SINGLE, *MANY):
+        assert signals[symbol]["signal"] == reference.latest(symbol).forecast["signal"]
+
+    served = LiveBook(tmp_path / "live", forecaster)  # the server's state, restored
+    assert served.seq == reference.seq == len(SINGLE) * len(streams["AAPL"]) + len(ticks)
+    for symbol in (*SINGLE, *MANY):
+        np.testing.assert_array_equal(served.engine.window(symbol, 60),
+                                      reference.engine.window(symbol, 60))
+        ours, theirs = served.symbols[symbol], reference.symbols[symbol]
+        assert (ours.last_bar, ours.bars, ours.signal) == (theirs.last_bar, theirs.bars,
+                                                           theirs.signal)
