@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from serving.bodies import bad_field, bar_arrays, bars_frame, ingest_arrays, time_ns
+from features.sessions import bar_end
+from serving.bodies import bar_arrays, bars_frame, ingest_arrays, time_ns
 from serving.errors import InputError
 
 START = datetime(2024, 1, 2, tzinfo=UTC)
@@ -35,6 +35,9 @@ def test_times_are_exact_nanoseconds_whatever_the_zone() -> None:
     ({"close": float("nan")}, "bars[2].close"),
     ({"high": float("inf")}, "bars[2].high"),
     ({"volume": -5.0}, "bars[2].volume"),
+    ({"low": 13.5}, "bars[2].low"),  # above the high
+    ({"high": 12.2}, "bars[2].close"),  # the close above the high
+
     ({"timestamp": START + timedelta(days=1)}, "bars[2].timestamp"),
     ({"timestamp": datetime(1899, 12, 31, tzinfo=UTC)}, "bars[2].timestamp"),
 ])
@@ -47,12 +50,6 @@ def test_each_rule_names_the_bar_and_field(change: dict, field: str) -> None:
     assert str(error.value).startswith(f"{field}: ")
 
 
-def test_bad_field_names_an_inconsistent_range() -> None:
-    assert bad_field(np.array([10.0, 11.0, 10.5, 10.2, 1.0])) == "low"  # low above close
-    assert bad_field(np.array([10.0, 10.1, 9.0, 10.5, 1.0])) == "high"  # high below close
-    assert bad_field(np.array([10.0, 11.0, 9.0, 10.5, 0.0])) is None
-
-
 def test_ingest_arrays_are_plain_json_and_unordered_across_symbols() -> None:
     tick = {"B": bars(2)[1], "A": bars(1)[0]}
     arrays = ingest_arrays(tick, {"SPY": {"timestamp": START, "close": 400.0}},
@@ -60,7 +57,10 @@ def test_ingest_arrays_are_plain_json_and_unordered_across_symbols() -> None:
     assert arrays["symbols"] == ["B", "A"]
     assert arrays["stamps"] == [pd.Timestamp(START + timedelta(days=1)).value,
                                 pd.Timestamp(START).value]
-    assert arrays["context"] == {"SPY": [pd.Timestamp(START).value, 400.0]}
+    spy_close = bar_end(START, "1d", "XNYS").value  # a daily context bar is known at its close
+    assert arrays["context"] == {"SPY": [pd.Timestamp(START).value, 400.0, spy_close]}
+    assert arrays["known_at"] == [bar_end(START + timedelta(days=1), "1d", "XNYS").value,
+                                  spy_close]
     with pytest.raises(InputError) as error:
         ingest_arrays({"A": {**tick["A"], "close": -1.0}}, None, lambda s: f"bars.{s}")
     assert error.value.field == "bars.A.close"

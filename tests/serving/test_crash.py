@@ -15,7 +15,7 @@ from serving.pipeline import MIN_BARS, Forecaster, ServingConfig
 from serving.registry import ModelRegistry
 
 from .helpers import make_home
-from .test_workers import arrays
+from .test_workers import ingest_tick
 
 EXTRA = 12  # bars after the warm-up
 TICK = ("GOOG", "SPY")  # sent together through /ingest_many, one tick after AAPL's bar
@@ -63,8 +63,8 @@ def test_sigkill_mid_stream_then_restart_equals_an_uninterrupted_run(
         Forecaster(ModelRegistry(home.exported_dir), ServingConfig(live_variant="hybrid")),
     )
     for one, many in stream:
-        expected = reference.ingest("AAPL", one["bar"])
-        expected_many = reference.ingest_many(*arrays(many["bars"]))
+        expected, = ingest_tick(reference, {"AAPL": one["bar"]})
+        expected_many = ingest_tick(reference, many["bars"])
     assert final["bars"] == expected.bars == len(stream)
     assert final["forecast"]["signal"] == expected.forecast["signal"]
     assert signals["AAPL"]["signal"] == expected.forecast["signal"]

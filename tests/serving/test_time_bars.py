@@ -26,7 +26,7 @@ def test_predict_refuses_inconsistent_ohlc_naming_bar_and_field(client, aapl) ->
                                                                         *bars[8:]]})
     assert response.status_code == 422, response.text
     assert response.json()["field"] == "bars[7].low"
-    assert "bars[7]: low" in response.json()["error"] and "above high" in response.json()["error"]
+    assert f"low {bars[7]['low']:g} is above high" in response.json()["error"]
 
 
 def test_ingest_refuses_inconsistent_ohlc_and_changes_nothing(client, aapl) -> None:

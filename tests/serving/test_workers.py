@@ -12,6 +12,7 @@ import pytest
 
 from features.engine import to_ns
 from features.home import Home
+from features.sessions import DEFAULT_CALENDAR, bar_ends
 from features.store import BarStore
 from serving.examples import bar_json
 from serving.launch import ServerProcess as Server
@@ -26,10 +27,13 @@ SINGLE = ("AAPL", "GOOG", "SPY")  # each streamed by its own client through /ing
 MANY = ("IXIC.M", "SPY.M")  # streamed together by one more client through /ingest_many
 
 
-def arrays(tick: dict[str, dict]) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """A tick of bar_json bars as LiveBook.ingest_many's arrays."""
+def ingest_tick(book: LiveBook, tick: dict[str, dict]) -> list:
+    """A tick of bar_json bars into ``book`` as the service applies it: daily bars known at
+    their session's close (the API's default timeframe and calendar)."""
     values = [[bar[k] for k in ("open", "high", "low", "close", "volume")] for bar in tick.values()]
-    return list(tick), np.array([to_ns(b["timestamp"]) for b in tick.values()]), np.array(values)
+    stamps = np.array([to_ns(b["timestamp"]) for b in tick.values()])
+    return book.ingest_many(list(tick), stamps, np.array(values),
+                            known_at=bar_ends(stamps, "1d", DEFAULT_CALENDAR))
 
 
 def test_interleaved_clients_on_several_workers_equal_one_writer(
@@ -70,7 +74,7 @@ def test_interleaved_clients_on_several_workers_equal_one_writer(
     forecaster = Forecaster(ModelRegistry(home.exported_dir), ServingConfig(live_variant="hybrid"))
     reference = LiveBook(tmp_path / "reference", forecaster)
     for symbol in SINGLE:  # one writer, one stream after the other
-        expected = [reference.ingest(symbol, bar) for bar in streams[symbol]]
+        expected = [ingest_tick(reference, {symbol: bar})[0] for bar in streams[symbol]]
         got = answers[symbol]
         assert all("bars" in a for a in got), [a for a in got if "bars" not in a][:2]
         assert [a["bars"] for a in got] == [e.bars for e in expected]
@@ -81,7 +85,7 @@ def test_interleaved_clients_on_several_workers_equal_one_writer(
                             strict=True):
                 assert a == pytest.approx(w, rel=1e-6, abs=1e-9)
     for tick, answer in zip(ticks, answers["many"], strict=True):
-        expected = reference.ingest_many(*arrays(tick))
+        expected = ingest_tick(reference, tick)
         assert {s: r["bars"] for s, r in answer["results"].items()} == {
             r.symbol: r.bars for r in expected}
     for symbol in (*SINGLE, *MANY):
