@@ -41,7 +41,7 @@ from training.export import (
 from training.models import VARIANTS, build_model
 
 WARMUP = 5  # untimed calls per engine before timing (allocations, thread pools, caches)
-MIN_RUNS = 10  # timed calls per cell even past the time budget
+MIN_RUNS = 5  # timed calls per cell even past the time budget
 DEFAULT_VARIANTS = ("simplex", "hybrid", "ensemble", "full")
 
 
@@ -69,7 +69,8 @@ def time_cell(model, session, batch: int, *, runs: int, budget_s: float, warmup:
     calls = {"torch": lambda: model(*inputs), "onnxruntime": lambda: session.run(None, feeds)}
     timings: dict[str, list[float]] = {engine: [] for engine in engines}
     with torch.inference_mode():
-        for _ in range(warmup):
+        # Large batches warm up in fewer calls (each is long and already reuses the arena).
+        for _ in range(warmup if batch <= 8 else min(warmup, 2)):
             for engine in engines:
                 calls[engine]()
         deadline = time.perf_counter() + budget_s

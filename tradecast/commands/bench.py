@@ -87,7 +87,7 @@ def start_latency(
     batches: Annotated[str, typer.Option("--batches", help="Comma-separated batches.")] = "1,32",
     runs: Annotated[int, typer.Option("--runs", help="Most timed calls per cell.")] = 200,
     budget: Annotated[
-        float, typer.Option("--budget", help="Seconds per variant and batch (after 10 calls).")
+        float, typer.Option("--budget", help="Seconds per variant and batch (after 5 calls).")
     ] = 4.0,
     threads: Annotated[int, typer.Option("--threads", help="torch and onnxruntime threads.")] = 2,
 ) -> None:

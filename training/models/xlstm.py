@@ -8,14 +8,17 @@ Two cells, both with exponential input gates that must be kept finite:
   steps are one matmul before the loop, the four gates share one block-diagonal recurrent
   matrix (one matmul per step), and the step carries ``c / n`` and ``log n`` (finite by
   construction) rather than ``c``, ``n`` and the paper's stabiliser ``m``: the same outputs in
-  about two thirds of the graph nodes.
+  about two thirds of the graph nodes. The steps run batch-inside (one matmul per head over
+  all windows of a batch, not one per window) and use no Softplus, which onnxruntime runs as
+  scalar code (``log_add_exp``).
 - mLSTM: a matrix memory ``C = sum f * i * v k^T`` with no hidden-to-hidden recurrence, so over
   a fixed window it has an exact parallel form that looks like causal attention with a
   gate-derived decay matrix, kept finite by a per-step stabiliser ``m``. That form exports as a
   handful of large ops.
 
 A stack (``XLSTM``) is a sequence of residual blocks given by a layout string such as
-``"mmsmm"``.
+``"mmsmm"``. ``last_only`` makes the stack's last block compute only its last step (the
+variants that read the last step alone use it; tests compare it with the full sequence).
 """
 
 from __future__ import annotations
