@@ -238,7 +238,8 @@ class MemorySampler:
         self.pid = pid
         self.interval_s = interval_s
         self.samples: list[tuple[float, float]] = []  # (seconds since start, MiB)
-        self.last_tree: list[tuple[str, float]] = []  # (role, MiB) of each process, last sample
+        self.last_tree: list[tuple[int, str, float, float]] = []  # (pid, role, MiB, CPU s)
+        self.first_cpu: dict[int, float] = {}  # CPU seconds of each process at its first sample
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -257,21 +258,26 @@ class MemorySampler:
         started = time.perf_counter()
         while not self._stop.is_set():
             try:
-                tree = [(role_of(p), p.memory_info().rss / 2**20)
+                tree = [(p.pid, role_of(p), p.memory_info().rss / 2**20, sum(p.cpu_times()[:2]))
                         for p in [root, *root.children(recursive=True)]]
             except psutil.NoSuchProcess:
                 return
+            for pid, _, _, cpu in tree:
+                self.first_cpu.setdefault(pid, cpu)
             self.last_tree = tree
             self.samples.append((round(time.perf_counter() - started, 1),
-                                 sum(mib for _, mib in tree)))
+                                 sum(mib for _, _, mib, _ in tree)))
             self._stop.wait(self.interval_s)
 
     def summary(self) -> dict | None:
         if not self.samples:
             return None
         first, last = self.samples[0][1], self.samples[-1][1]
-        # the server's processes at the end, each with its role and resident memory
-        processes = [{"role": role, "rss_mib": round(mib, 1)} for role, mib in self.last_tree]
+        # the server's processes at the end: role, resident memory, CPU seconds used in the run
+        # (how evenly the API workers shared the work)
+        processes = [{"role": role, "rss_mib": round(mib, 1),
+                      "cpu_s": round(cpu - self.first_cpu[pid], 1)}
+                     for pid, role, mib, cpu in self.last_tree]
         return {
             "start_mib": round(first, 1),
             "end_mib": round(last, 1),

@@ -303,11 +303,11 @@ def _section_notes(results: dict, title: str) -> list[str]:
         for name, load in results.get("load", {}).items():
             if load.get("memory"):
                 memory = load["memory"]
-                per_process = ", ".join(f"{p['role']} {p['rss_mib']}"
+                per_process = ", ".join(f"{p['role']} {p['rss_mib']} MiB / {p['cpu_s']} CPU s"
                                         for p in memory.get("processes", []))
                 notes.append(f"- {name}: server memory {memory['start_mib']} → "
                              f"{memory['end_mib']} MiB ({memory['growth_mib']:+} MiB); "
-                             f"per process (MiB): {per_process}.")
+                             f"per process: {per_process}.")
             if load.get("bare"):
                 bare = load["bare"]
                 notes.append(f"- {name}: bare {bare['variant']} p50 {bare['p50_ms']} ms, "

@@ -290,3 +290,12 @@ def test_workers_run_on_uvloop_and_httptools(server: Server) -> None:
     for worker in workers:
         maps = Path(f"/proc/{worker.pid}/maps").read_text()
         assert "uvloop/loop" in maps and "httptools/parser" in maps
+
+
+def test_some_answers_ask_the_client_to_reconnect(client) -> None:
+    """About one answer in eight closes its connection, so keep-alive clients spread over the
+    workers; the client just reconnects."""
+    answers = [client.post("/models", json={}) for _ in range(64)]
+    assert {a.status_code for a in answers} == {200}
+    closed = sum(a.headers.get("connection") == "close" for a in answers)
+    assert 0 < closed < 32  # (7/8)^64: about one run in 5000 sees none
