@@ -1,0 +1,16 @@
+"""Ray on this machine for the scale-out tests: two CPUs, no dashboard, one per test module."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+ray = pytest.importorskip("ray")  # the `tradecast[ray]` extra; CI installs it
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[None]:
+    ray.init(num_cpus=2, include_dashboard=False)
+    yield
+    ray.shutdown()
