@@ -6,11 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
-ray = pytest.importorskip("ray")  # the `tradecast[ray]` extra; CI installs it
-
 
 @pytest.fixture(scope="module")
 def ray_cluster() -> Iterator[None]:
+    ray = pytest.importorskip("ray")  # the `tradecast[ray]` extra; `make test` installs it
     ray.init(num_cpus=2, include_dashboard=False)
     yield
     ray.shutdown()
