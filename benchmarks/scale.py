@@ -12,9 +12,11 @@ times under other names so there are enough tasks to spread), signalling the las
 - ``ray_windows_per_s``: `scaleout.signals.generate_signals_ray` on a local Ray with ``cpus``
   CPUs (one actor per CPU), its start-up (actors loading the models) included; ``ray_speedup``
   divides it by the local rate, ``ray_efficiency`` by ``cpus`` times the local rate.
-- ``ray_task_overhead_s``: a Ray Data pipeline of the same shape (same blocks, same actor pool
-  size) whose actors do nothing, per task: what Ray itself costs per batch of symbols;
-  ``ray_startup_s`` is its wall time minus the tasks' share, the fixed cost of a run.
+- ``ray_task_overhead_s``: what Ray Data itself costs per task (a batch of symbols): a pipeline
+  of the same symbols whose actors do nothing, run with one task per actor and with one task
+  per symbol; the difference per extra task (times the actors running them at once).
+  ``ray_startup_s``: that pipeline's wall time with one task per actor, the fixed cost of a run
+  (actors loading the models come on top; they are in ``ray_s``).
 - ``estimate``: ``per_window_s`` (the local cost of one signal) x windows, spread over
   ``nodes`` x ``node_cores`` cores, plus the tasks' overhead and the start-up, for 5,000
   symbols x 20 years of daily bars.
@@ -45,7 +47,7 @@ SAMPLE_DAILY = ("AAPL", "GOOG", "INTC", "SPY", "SPX", "IXIC")  # VIX is context,
 class ScaleConfig:
     cpus: int = 2  # CPUs of the local Ray
     copies: int = 2  # copies of each sample series (more symbols, more tasks)
-    signal_years: int = 2  # years signalled at the end of each series (keeps the run short)
+    signal_years: int = 3  # years signalled at the end of each series (keeps the run short)
     symbols_per_task: int = 4  # symbols per Ray actor call
     variant: str = "hybrid"  # the model that signals (fresh weights: speed is the same)
     target_symbols: int = 5000  # the estimate's universe
@@ -97,23 +99,26 @@ def feature_seconds(home: Path, symbols: list[str]) -> tuple[float, int]:
     return seconds, bars
 
 
-def ray_overhead(symbols: list[str], config: ScaleConfig) -> tuple[float, float, int]:
-    """(seconds per task, fixed seconds per run, tasks) of an idle pipeline of the same shape."""
+def idle_pipeline_seconds(symbols: list[str], tasks: int, actors: int) -> float:
+    """Wall time of a Ray Data pipeline over ``symbols`` in ``tasks`` blocks whose ``actors``
+    actors do nothing."""
     import ray
 
-    tasks = math.ceil(len(symbols) / config.symbols_per_task)
     started = time.perf_counter()
     dataset = ray.data.from_items([{"symbol": s} for s in symbols], override_num_blocks=tasks)
-    dataset.map_batches(IdleActor, batch_size=config.symbols_per_task, batch_format="pandas",
-                        concurrency=config.cpus, num_cpus=1).materialize()
-    wall = time.perf_counter() - started
-    # Tasks run `cpus` at a time; time the same pipeline with one task to split the two costs.
-    started = time.perf_counter()
-    ray.data.from_items([{"symbol": symbols[0]}]).map_batches(
-        IdleActor, batch_size=1, batch_format="pandas", concurrency=1, num_cpus=1).materialize()
-    fixed = time.perf_counter() - started
-    per_task = max(0.0, (wall - fixed) * config.cpus / max(1, tasks - 1))
-    return per_task, fixed, tasks
+    dataset.map_batches(IdleActor, batch_size=math.ceil(len(symbols) / tasks),
+                        batch_format="pandas", concurrency=actors, num_cpus=1).materialize()
+    return time.perf_counter() - started
+
+
+def ray_overhead(symbols: list[str], config: ScaleConfig) -> tuple[float, float]:
+    """(seconds per task, fixed seconds per run) of Ray Data itself: the same idle pipeline
+    with one task per actor and with one task per symbol; the difference is the extra tasks'."""
+    few, many = config.cpus, len(symbols)
+    idle_pipeline_seconds(symbols, few, config.cpus)  # Ray's own first-use costs, not counted
+    fixed = idle_pipeline_seconds(symbols, few, config.cpus)
+    wall = idle_pipeline_seconds(symbols, many, config.cpus)
+    return (wall - fixed) * config.cpus / (many - few), fixed  # below 0: under the noise
 
 
 def estimate(per_window_s: float, task_overhead_s: float, startup_s: float,
@@ -126,7 +131,7 @@ def estimate(per_window_s: float, task_overhead_s: float, startup_s: float,
         cores = nodes * config.node_cores
         # Symbols are the unit of work: fewer symbols than cores leaves cores idle.
         busy = min(cores, config.target_symbols)
-        seconds = (windows * per_window_s + tasks * task_overhead_s) / busy + startup_s
+        seconds = (windows * per_window_s + tasks * max(0.0, task_overhead_s)) / busy + startup_s
         rows[f"{nodes}_nodes"] = {"cores": cores, "hours": seconds / 3600,
                                   "core_hours": windows * per_window_s / 3600}
     return {"windows": windows, "tasks": tasks, "by_cluster": rows}
@@ -143,15 +148,15 @@ def run(out: Path | None, config: ScaleConfig = ScaleConfig()) -> dict:
         root = Path(scratch)
         symbols = scratch_home(root / "home", config)
         last = BarStore(resolve_home(root / "home").bars_dir).read("SPY", "1d")["timestamp"].max()
-        start = (last - pd.DateOffset(years=config.signal_years)).to_pydatetime()
+        start = (last - pd.DateOffset(years=config.signal_years)).tz_convert(None).to_pydatetime()
         features_s, bars = feature_seconds(root / "home", symbols)
         started = time.perf_counter()
         local = generate_signals(root / "home", root / "local.parquet", symbols=symbols,
                                  start=start, variant=config.variant)
         local_s = time.perf_counter() - started
-        ray.init(num_cpus=config.cpus, include_dashboard=False)
+        ray.init(address="local", num_cpus=config.cpus, include_dashboard=False)
         try:
-            task_overhead_s, startup_s, tasks = ray_overhead(symbols, config)
+            task_overhead_s, startup_s = ray_overhead(symbols, config)
             started = time.perf_counter()
             on_ray = generate_signals_ray(root / "home", root / "ray", symbols=symbols,
                                           start=start, variant=config.variant, actors=config.cpus,
@@ -161,7 +166,7 @@ def run(out: Path | None, config: ScaleConfig = ScaleConfig()) -> dict:
             ray.shutdown()
     if on_ray.rows != len(local):
         raise RuntimeError(f"Ray wrote {on_ray.rows} signals, the local run {len(local)}")
-    windows = len(local)
+    windows, tasks = len(local), math.ceil(len(symbols) / config.symbols_per_task)
     per_window_s = features_s / bars + (local_s - features_s) / windows
     results = {
         "config": asdict(config), "symbols": len(symbols), "windows": windows, "tasks": tasks,
@@ -193,7 +198,8 @@ def report(results: dict) -> str:
         f"ray on {config['cpus']} CPUs: {results['ray_windows_per_s']:.0f} windows/s = "
         f"{results['ray_speedup']:.2f}x local ({results['ray_efficiency']:.0%} of "
         f"{config['cpus']}x), start-up included",
-        f"ray overhead: {results['ray_task_overhead_s'] * 1e3:.0f} ms per task, "
+        f"ray overhead: {results['ray_task_overhead_s'] * 1e3:.0f} ms per task"
+        f"{' (under the noise of this run)' if results['ray_task_overhead_s'] <= 0 else ''}, "
         f"{results['ray_startup_s']:.1f} s per run",
         f"estimate, {config['target_symbols']} symbols x {config['target_years']} years = "
         f"{plan['windows']:,} windows ({next(iter(plan['by_cluster'].values()))['core_hours']:.1f}"

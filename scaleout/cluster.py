@@ -28,7 +28,7 @@ def connect(num_cpus: int | None = None) -> None:
         ray.init(address=address, runtime_env={"working_dir": str(PROJECT_ROOT),
                                                "excludes": UPLOAD_EXCLUDES})
     else:
-        ray.init(num_cpus=num_cpus, include_dashboard=False)
+        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False)
 
 
 def cluster_cpus() -> int:

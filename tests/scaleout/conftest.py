@@ -10,6 +10,6 @@ import pytest
 @pytest.fixture(scope="module")
 def ray_cluster() -> Iterator[None]:
     ray = pytest.importorskip("ray")  # the `tradecast[ray]` extra; `make test` installs it
-    ray.init(num_cpus=2, include_dashboard=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False)  # never a stray cluster
     yield
     ray.shutdown()

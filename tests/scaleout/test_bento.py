@@ -69,7 +69,9 @@ def test_the_bento_holds_the_service_code_and_nothing_else(bento_dir: Path) -> N
              for p in (bento_dir / "src").rglob("*") if p.is_file()]
     assert "serving/service.py" in files and "features/engine.py" in files
     tops = {name.split("/")[0] for name in files}
-    assert tops <= {"serving", "features", "bentofile.yaml"}, tops  # no tests, data, training
+    # No tests, data or training; the dashboard only as its build (dashboard/dist), if made.
+    assert tops <= {"serving", "features", "dashboard", "bentofile.yaml"}, tops
+    assert all(n.startswith("dashboard/dist/") for n in files if n.startswith("dashboard/"))
     assert not [n for n in files if n.endswith((".onnx", ".safetensors", ".parquet"))]
     assert not [n for n in files if "node_modules" in n or "__pycache__" in n]
     config = yaml.safe_load((bento_dir / "bento.yaml").read_text())
