@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench clean-home
+.PHONY: run test lint bench bento clean-home
 
 $(BIN)/tradecast: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,3 +22,8 @@ lint: $(BIN)/tradecast
 
 bench: $(BIN)/tradecast
 	$(BIN)/tradecast bench all --out benchmarks/results/latest
+
+# The service as a Bento (README.md, "Scaling out"): requirements from the pins, then build.
+bento: $(BIN)/tradecast
+	$(BIN)/python -m scaleout.bento
+	$(BIN)/bentoml build
