@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import os
+from types import ModuleType
 
-import ray
-
+from features.errors import TradecastError
 from features.home import PROJECT_ROOT
 
 # What a cluster's workers need of the checkout: the code, not data, weights or the venv.
@@ -21,6 +22,7 @@ def connect(num_cpus: int | None = None) -> None:
     tradecast[ray]`); the home folder must then be a path every node sees (shared storage).
     Without it, start a local Ray on ``num_cpus`` cores (default: all of them).
     """
+    ray = require_ray()
     if ray.is_initialized():
         return
     address = os.environ.get("RAY_ADDRESS")
@@ -33,4 +35,12 @@ def connect(num_cpus: int | None = None) -> None:
 
 def cluster_cpus() -> int:
     """CPUs of the Ray cluster this process is connected to."""
-    return int(ray.cluster_resources().get("CPU", 1))
+    return int(require_ray().cluster_resources().get("CPU", 1))
+
+
+def require_ray() -> ModuleType:
+    """The `ray` module, or a clear error when the optional extra is not installed."""
+    try:
+        return importlib.import_module("ray")
+    except ModuleNotFoundError as error:
+        raise TradecastError("--engine ray needs Ray: pip install -e '.[ray]'") from error

@@ -68,13 +68,15 @@ def generate_signals_ray(
     variant: str = "hybrid",
     *,
     actors: int | None = None,
-    symbols_per_task: int = SYMBOLS_PER_TASK,
+    symbols_per_task: int | None = None,
     config: ServingConfig | None = None,
 ) -> RaySignalsResult:
-    """`serving.batch.generate_signals` on Ray: one actor per CPU by default (``actors``)."""
+    """`serving.batch.generate_signals` on Ray: one actor per CPU by default (``actors``),
+    ``symbols_per_task`` symbols per actor call (default SYMBOLS_PER_TASK)."""
     import ray
 
     connect()
+    symbols_per_task = symbols_per_task or SYMBOLS_PER_TASK
     sectors = symbol_sectors(symbols, universe)
     items = [{"symbol": symbol, "sector": sector or ""} for symbol, sector in sectors.items()]
     tasks = max(1, math.ceil(len(items) / symbols_per_task))

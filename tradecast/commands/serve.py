@@ -44,8 +44,9 @@ def start_signals(
                              "(RAY_ADDRESS's cluster, else a local one); --out is then a folder.")
     ] = Engine.local,
     symbols_per_task: Annotated[
-        int, typer.Option("--symbols-per-task", min=1, help="Ray: symbols per actor call.")
-    ] = 16,
+        int | None, typer.Option("--symbols-per-task", min=1,
+                                 help="Ray: symbols per actor call (default 16).")
+    ] = None,
     home: HomeOption = None,
 ) -> None:
     """Signals for every bar of many symbols, without HTTP (same models and signal rule)."""
