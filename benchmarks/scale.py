@@ -107,7 +107,8 @@ def idle_pipeline_seconds(symbols: list[str], tasks: int, actors: int) -> float:
     started = time.perf_counter()
     dataset = ray.data.from_items([{"symbol": s} for s in symbols], override_num_blocks=tasks)
     dataset.map_batches(IdleActor, batch_size=math.ceil(len(symbols) / tasks),
-                        batch_format="pandas", concurrency=actors, num_cpus=1).materialize()
+                        batch_format="pandas", compute=ray.data.ActorPoolStrategy(size=actors),
+                        num_cpus=1).materialize()
     return time.perf_counter() - started
 
 

@@ -86,7 +86,7 @@ def generate_signals_ray(
         fn_constructor_kwargs={"home": str(resolve_home(home).root), "variant": variant,
                                "start": start, "config": config or ServingConfig()},
         batch_size=symbols_per_task, batch_format="pandas", num_cpus=1,
-        concurrency=actors or min(cluster_cpus(), tasks),
+        compute=ray.data.ActorPoolStrategy(size=actors or min(cluster_cpus(), tasks)),
     )
     out = Path(out)
     signals.write_parquet(str(out))
