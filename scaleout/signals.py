@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.dataset as pads
 
-from features.errors import BarDataError
+from features.errors import ArtifactError, BarDataError
 from features.home import resolve_home
 from features.store import BarStore
 from scaleout.cluster import cluster_cpus, connect
@@ -75,6 +75,10 @@ def generate_signals_ray(
     ``symbols_per_task`` symbols per actor call (default SYMBOLS_PER_TASK)."""
     import ray
 
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        # Ray adds its files next to whatever is there: an old run's rows would mix in.
+        raise ArtifactError(f"{out}: not empty; signals on Ray write a new folder")
     connect()
     symbols_per_task = symbols_per_task or SYMBOLS_PER_TASK
     sectors = symbol_sectors(symbols, universe)
@@ -88,7 +92,6 @@ def generate_signals_ray(
         batch_size=symbols_per_task, batch_format="pandas", num_cpus=1,
         compute=ray.data.ActorPoolStrategy(size=actors or min(cluster_cpus(), tasks)),
     )
-    out = Path(out)
     signals.write_parquet(str(out))
     written = pads.dataset(out, format="parquet") if out.exists() else None
     table = written.to_table(columns=["symbol"]) if written else None

@@ -35,3 +35,13 @@ def test_ray_signals_equal_local_signals_exactly(
     on_ray = pd.read_parquet(tmp_path / "ray")
     assert set(on_ray["symbol"]) == {"AAPL", "GOOG", "SPY"} and len(on_ray) == len(local) > 0
     pd.testing.assert_frame_equal(sorted_frame(on_ray), sorted_frame(local), check_exact=True)
+
+
+def test_ray_signals_refuse_a_folder_that_holds_files(tmp_path, sample_home: Home) -> None:
+    out = tmp_path / "old_run"
+    out.mkdir()
+    (out / "part-0.parquet").write_bytes(b"rows of an earlier run")
+    result = CliRunner().invoke(app, ["signals", "--engine", "ray", "--symbols", "AAPL",
+                                      "--out", str(out), "--home", str(sample_home.root)])
+    assert result.exit_code != 0 and "not empty" in str(result.exception)
+    assert (out / "part-0.parquet").read_bytes() == b"rows of an earlier run"

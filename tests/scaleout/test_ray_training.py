@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -10,8 +11,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from features.errors import ArtifactError
 from features.home import resolve_home
 from features.store import BarStore
+from scaleout.tune import load_space
 from tradecast.cli import app
 from training.config import load_profile
 from training.dataset import load_market
@@ -94,3 +97,21 @@ def test_ray_training_refuses_a_single_run(home) -> None:
     result = CliRunner().invoke(app, ["train", "--variant", "simplex", "--profile", "tiny",
                                       "--engine", "ray", "--home", str(home.root)])
     assert result.exit_code != 0 and "--walk-forward" in str(result.exception or result.output)
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ('variant = "simplex"\n', "[grid]"),
+    ('[grid]\n"optim.learning_rate" = []\n', "non-empty lists"),
+])
+def test_a_bad_search_space_is_refused_naming_the_file(tmp_path, text, problem) -> None:
+    path = tmp_path / "space.toml"
+    path.write_text(text)
+    with pytest.raises(ArtifactError, match=re.escape(problem)) as error:
+        load_space(str(path))
+    assert str(path) in str(error.value)
+
+
+def test_a_search_space_is_every_combination_of_its_grid() -> None:
+    space = load_space("tiny")
+    assert space.points() == [{"optim.learning_rate": str(v)}
+                              for v in space.grid["optim.learning_rate"]]
