@@ -7,12 +7,12 @@ DASHBOARD := dashboard
 # root in CI containers; sudo elsewhere
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint bench clean-home dashboard chromium
+.PHONY: run test lint bench bento clean-home dashboard chromium
 
 $(BIN)/tradecast: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,ray]'
 	touch $@
 
 # The web app: npm packages from package-lock.json, then the build the service serves at /ui.
@@ -41,3 +41,8 @@ lint: $(BIN)/tradecast
 
 bench: $(BIN)/tradecast
 	$(BIN)/tradecast bench all --out benchmarks/results/latest
+
+# The service as a Bento (README.md, "Scaling out"): requirements from the pins, then build.
+bento: $(BIN)/tradecast
+	$(BIN)/python -m scaleout.bento
+	$(BIN)/bentoml build

@@ -46,19 +46,9 @@ def generate_signals(
     resolved = resolve_home(home)
     store = BarStore(resolved.bars_dir)
     forecaster = Forecaster(ModelRegistry(resolved.exported_dir), config or ServingConfig())
-    sectors: dict[str, str | None] = {symbol: None for symbol in symbols or ()}
-    if universe is not None:
-        sectors = {entry.symbol: entry.sector_etf for entry in load_universe(universe).entries}
-    market = context_bars(store, MARKET_CONTEXT)
-    frames, pending = [], []
-    for symbol, sector in tqdm(sectors.items(), desc="signals", unit="symbol"):
-        context = {**market, **context_bars(store, [sector] if sector else [], slot="SECTOR")}
-        pending.append(symbol_windows(forecaster, symbol, store.read(symbol, "1d"), context,
-                                      variant, start))
-        if sum(len(item[2]) for item in pending) >= CHUNK_WINDOWS:
-            frames += signal_frames(forecaster, pending, variant)
-            pending = []
-    frames += signal_frames(forecaster, pending, variant)
+    sectors = symbol_sectors(symbols, universe)
+    frames = symbols_signals(forecaster, store, sectors, variant, start,
+                             context_bars(store, MARKET_CONTEXT))
     if not frames:
         since = f" since {start:%Y-%m-%d}" if start else ""
         raise BarDataError(f"no bar with a full warm window{since} for {', '.join(sectors)}")
@@ -67,6 +57,39 @@ def generate_signals(
     out.parent.mkdir(parents=True, exist_ok=True)
     result.to_parquet(out, index=False)
     return result
+
+
+def symbol_sectors(
+    symbols: Sequence[str] | None, universe: str | None
+) -> dict[str, str | None]:
+    """Symbol -> its sector ETF (None: none), from ``symbols`` or a universe's entries."""
+    if universe is not None:
+        return {entry.symbol: entry.sector_etf for entry in load_universe(universe).entries}
+    return {symbol: None for symbol in symbols or ()}
+
+
+def symbols_signals(
+    forecaster: Forecaster,
+    store: BarStore,
+    sectors: dict[str, str | None],
+    variant: str,
+    start: datetime | None,
+    market: dict[str, pd.DataFrame],
+    progress: bool = True,
+) -> list[pd.DataFrame]:
+    """One signal frame per symbol of ``sectors`` that has warm windows (features computed from
+    the symbol's whole stored history, so every kernel is warm at ``start``); ``market`` is
+    `context_bars(store, MARKET_CONTEXT)`. Batch signals on Ray call this per partition."""
+    frames, pending = [], []
+    for symbol, sector in tqdm(sectors.items(), desc="signals", unit="symbol",
+                               disable=not progress):
+        context = {**market, **context_bars(store, [sector] if sector else [], slot="SECTOR")}
+        pending.append(symbol_windows(forecaster, symbol, store.read(symbol, "1d"), context,
+                                      variant, start))
+        if sum(len(item[2]) for item in pending) >= CHUNK_WINDOWS:
+            frames += signal_frames(forecaster, pending, variant)
+            pending = []
+    return frames + signal_frames(forecaster, pending, variant)
 
 
 def context_bars(

@@ -12,7 +12,18 @@ import sys
 import typer
 
 from features.errors import TradecastError
-from tradecast.commands import backtest, bench, data, demo, export, features, models, serve, train
+from tradecast.commands import (
+    backtest,
+    bench,
+    data,
+    demo,
+    export,
+    features,
+    models,
+    serve,
+    train,
+    tune,
+)
 
 app = typer.Typer(
     name="tradecast",
@@ -26,6 +37,7 @@ app.add_typer(features.app, name="features")
 app.add_typer(models.app, name="models")
 app.command("export")(export.start_export)
 app.add_typer(train.app, name="train")
+app.command("tune")(tune.start_tune)
 app.command("serve")(serve.start_serve)
 app.command("signals")(serve.start_signals)
 app.command("backtest")(backtest.start_backtest)

@@ -1,5 +1,6 @@
 """Options shared by every sub-command."""
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -13,3 +14,10 @@ HomeOption = Annotated[
         help="Folder for data/, checkpoints/ and exported_models/ (default: the project folder).",
     ),
 ]
+
+
+class Engine(StrEnum):
+    """Where a batch job runs: this process, or Ray (`tradecast[ray]`)."""
+
+    local = "local"
+    ray = "ray"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import pandas as pd
 
 from features.errors import ArtifactError
 from features.home import Home
+from features.splits import Fold
 from features.store import BarStore
 from training.checkpoint import save_checkpoint
 from training.config import (
@@ -98,27 +100,22 @@ def train_run(
     market: MarketData | None = None,
     start_from: StartingPoint | None = None,
     run_suffix: str = "",
+    on_epoch: Callable[[dict], None] | None = None,
 ) -> Path:
     """Train `variant` (one model, or one per walk-forward fold); returns the run folder.
 
     Passing an existing `run_dir` resumes it: finished folds are kept, the current one continues
     from its trainer state. `market` skips loading the data (several variants share one);
-    `start_from` continues from trained weights instead of a fresh model (fine-tuning).
+    `start_from` continues from trained weights instead of a fresh model (fine-tuning);
+    `on_epoch` sees every epoch's record (a Ray Tune trial reports them).
     """
     started = time.perf_counter()
     resume = run_dir is not None
     if run_dir is None:
-        run_dir = new_run_dir(home, variant, ("-wf" if walk_forward else "") + run_suffix)
-        document = {
-            "variant": variant,
-            "walk_forward": walk_forward,
-            "config": config_to_dict(config),
-        }
-        (run_dir / RUN_CONFIG).write_text(json.dumps(document, indent=2) + "\n")
+        run_dir = start_run(home, variant, config, walk_forward, run_suffix)
     if market is None:
         market = load_market(BarStore(home.bars_dir), config.data, progress=progress)
     folds = make_folds(market, config, walk_forward)
-    log = run_dir / METRICS_LOG
 
     fold_frames, fold_metrics = [], []
     for index, fold in enumerate(folds):
@@ -127,34 +124,13 @@ def train_run(
             fold_frames.append(pd.read_parquet(fold_dir / FOLD_PREDICTIONS))
             fold_metrics.append(json.loads((fold_dir / FOLD_METRICS).read_text()))
             continue
-
-        def write_epoch(record: dict, fold=fold) -> None:
-            with log.open("a") as handle:
-                handle.write(json.dumps({"fold": fold.validation_year, **record}) + "\n")
-
-        if progress:
-            print(f"{variant}: {fold.describe()}")
-        outcome = run_fold(
-            market,
-            fold,
-            variant,
-            config,
-            fold_dir,
-            resume,
-            write_epoch,
-            progress,
-            start_from,
-            walk_forward,
+        predictions, record = train_fold(
+            market, fold, variant, config, run_dir, last=index == len(folds) - 1,
+            resume=resume, progress=progress, start_from=start_from, walk_forward=walk_forward,
+            on_epoch=on_epoch,
         )
-        outcome.predictions.to_parquet(fold_dir / FOLD_PREDICTIONS, index=False)
-        fold_metrics.append(_fold_record(outcome))
-        (fold_dir / FOLD_METRICS).write_text(json.dumps(fold_metrics[-1], indent=2) + "\n")
-        fold_frames.append(outcome.predictions)
-        is_last_fold = index == len(folds) - 1
-        if not is_last_fold and not config.walk_forward.keep_fold_checkpoints:
-            (fold_dir / STATE_FILE).unlink(missing_ok=True)
-        if is_last_fold or config.walk_forward.keep_fold_checkpoints:
-            _save_model(outcome, variant, config, fold_dir if not is_last_fold else run_dir)
+        fold_frames.append(predictions)
+        fold_metrics.append(record)
 
     stitch(fold_frames).to_parquet(run_dir / PREDICTIONS_FILE, index=False)
     summary = _summary(run_dir, variant, config, walk_forward, market, folds, fold_metrics)
@@ -162,6 +138,59 @@ def train_run(
     (run_dir / SUMMARY).write_text(json.dumps(_finite(summary), indent=2) + "\n")
     _plot(run_dir, fold_metrics, market.horizons)
     return run_dir
+
+
+def start_run(
+    home: Home, variant: str, config: TrainConfig, walk_forward: bool, run_suffix: str = ""
+) -> Path:
+    """A new run folder holding its `run_config.json` (what a resume reads back)."""
+    run_dir = new_run_dir(home, variant, ("-wf" if walk_forward else "") + run_suffix)
+    document = {"variant": variant, "walk_forward": walk_forward,
+                "config": config_to_dict(config)}
+    (run_dir / RUN_CONFIG).write_text(json.dumps(document, indent=2) + "\n")
+    return run_dir
+
+
+def train_fold(
+    market: MarketData,
+    fold: Fold,
+    variant: str,
+    config: TrainConfig,
+    run_dir: Path,
+    *,
+    last: bool,
+    resume: bool = False,
+    progress: bool = True,
+    start_from: StartingPoint | None = None,
+    walk_forward: bool = True,
+    on_epoch: Callable[[dict], None] | None = None,
+) -> tuple[pd.DataFrame, dict]:
+    """Train one fold into `run_dir/fold_<year>/` (predictions, metrics; the model too when it
+    is the `last` fold, into `run_dir`); returns its predictions and metrics record.
+
+    Folds are independent (each model is seeded afresh), so they may run in any order or at
+    once: a walk-forward run on Ray runs one per Tune trial.
+    """
+    fold_dir = run_dir / f"fold_{fold.validation_year}"
+
+    def write_epoch(record: dict) -> None:
+        with (run_dir / METRICS_LOG).open("a") as handle:
+            handle.write(json.dumps({"fold": fold.validation_year, **record}) + "\n")
+        if on_epoch:
+            on_epoch(record)
+
+    if progress:
+        print(f"{variant}: {fold.describe()}")
+    outcome = run_fold(market, fold, variant, config, fold_dir, resume, write_epoch, progress,
+                       start_from, walk_forward)
+    outcome.predictions.to_parquet(fold_dir / FOLD_PREDICTIONS, index=False)
+    record = _fold_record(outcome)
+    (fold_dir / FOLD_METRICS).write_text(json.dumps(record, indent=2) + "\n")
+    if not last and not config.walk_forward.keep_fold_checkpoints:
+        (fold_dir / STATE_FILE).unlink(missing_ok=True)
+    if last or config.walk_forward.keep_fold_checkpoints:
+        _save_model(outcome, variant, config, fold_dir if not last else run_dir)
+    return outcome.predictions, record
 
 
 def _plot(run_dir: Path, fold_metrics: list[dict], horizons: tuple[int, ...]) -> None:
@@ -272,11 +301,15 @@ def train_from_cli(
         config = apply_overrides(config, overrides)
         return [train_run(home, saved_variant, config, saved_walk_forward, run_dir=run_dir)]
     config = apply_overrides(load_profile(profile), overrides)
-    if variant == "all":
-        variants = list(VARIANTS)
-    elif variant in VARIANTS:
-        variants = [variant]
-    else:
-        raise ArtifactError(f"unknown variant {variant!r} (known: {', '.join(VARIANTS)}, all)")
     market = load_market(BarStore(home.bars_dir), config.data, progress=True)
-    return [train_run(home, name, config, walk_forward, market=market) for name in variants]
+    return [train_run(home, name, config, walk_forward, market=market)
+            for name in variant_names(variant)]
+
+
+def variant_names(variant: str) -> list[str]:
+    """The variants `--variant` names: one, or all four for "all"."""
+    if variant == "all":
+        return list(VARIANTS)
+    if variant in VARIANTS:
+        return [variant]
+    raise ArtifactError(f"unknown variant {variant!r} (known: {', '.join(VARIANTS)}, all)")

@@ -138,3 +138,19 @@ def start_features(
     features.run(out, quick=quick)
     if out is not None:
         typer.echo(f"results: {out}")
+
+
+@app.command("scale")
+def start_scale(
+    out: Annotated[Path | None, typer.Option("--out", help="Write the numbers to this JSON file.")]
+    = None,
+    cpus: Annotated[int, typer.Option("--cpus", min=1, help="CPUs of the local Ray.")] = 2,
+    node_cores: Annotated[int, typer.Option("--node-cores", min=1, help="Cores per node in the "
+                                            "estimate.")] = 16,
+) -> None:
+    """Batch signals locally vs on Ray (this machine), and an estimate for 5,000 x 20 years."""
+    from benchmarks import scale
+
+    scale.run(out, scale.ScaleConfig(cpus=cpus, node_cores=node_cores))
+    if out is not None:
+        typer.echo(f"results: {out}")

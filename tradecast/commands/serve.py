@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from tradecast.options import HomeOption
+from tradecast.options import Engine, HomeOption
 
 
 def start_serve(
@@ -39,14 +39,29 @@ def start_signals(
         datetime | None, typer.Option("--start", help="First bar to signal (default: all).")
     ] = None,
     variant: Annotated[str, typer.Option("--variant", help="Variant or 'ensemble'.")] = "hybrid",
+    engine: Annotated[
+        Engine, typer.Option("--engine", help="local: this process; ray: Ray Data actors "
+                             "(RAY_ADDRESS's cluster, else a local one); --out is then a folder.")
+    ] = Engine.local,
+    symbols_per_task: Annotated[
+        int | None, typer.Option("--symbols-per-task", min=1,
+                                 help="Ray: symbols per actor call (default 16).")
+    ] = None,
     home: HomeOption = None,
 ) -> None:
     """Signals for every bar of many symbols, without HTTP (same models and signal rule)."""
-    from serving.batch import generate_signals
-
     if (symbols is None) == (universe is None):
         raise typer.BadParameter("give exactly one of --symbols and --universe")
     names = [s.strip().upper() for s in symbols.split(",") if s.strip()] if symbols else None
+    if engine is Engine.ray:
+        from scaleout.signals import generate_signals_ray
+
+        result = generate_signals_ray(home, out, symbols=names, universe=universe, start=start,
+                                      variant=variant, symbols_per_task=symbols_per_task)
+        typer.echo(f"{result.rows} signals for {result.symbols} symbols -> {out}/")
+        return
+    from serving.batch import generate_signals
+
     frame = generate_signals(home, out, symbols=names, universe=universe, start=start,
                              variant=variant)
     typer.echo(f"{len(frame)} signals for {frame['symbol'].nunique()} symbols -> {out}")

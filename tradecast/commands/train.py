@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from tradecast.options import HomeOption
+from tradecast.options import Engine, HomeOption
 
 app = typer.Typer(
     help="Train model variants (without a sub-command), report or fine-tune a run.",
@@ -35,13 +35,21 @@ def start_train(
         list[str] | None,
         typer.Option("--set", help="Override a config field: name=value (e.g. patience=5)."),
     ] = None,
+    engine: Annotated[
+        Engine, typer.Option("--engine", help="ray: the walk-forward folds at once, one Ray Tune "
+                             "trial each (RAY_ADDRESS's cluster, else a local one).")
+    ] = Engine.local,
     home: HomeOption = None,
 ) -> None:
     """Train `--variant` (or all four) with `--profile`; prints where each run was written."""
     if context.invoked_subcommand is not None:
         return
     from features.home import resolve_home
-    from training.runs import train_from_cli
+
+    if engine is Engine.ray:
+        from scaleout.tune import train_from_cli_ray as train_from_cli
+    else:
+        from training.runs import train_from_cli
 
     overrides = dict(_split_assignment(item) for item in set_fields or [])
     if no_curriculum:
