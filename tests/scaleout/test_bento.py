@@ -70,7 +70,7 @@ def test_the_bento_holds_the_service_code_and_nothing_else(bento_dir: Path) -> N
     assert "serving/service.py" in files and "features/engine.py" in files
     tops = {name.split("/")[0] for name in files}
     # No tests, data or training; the dashboard only as its build (dashboard/dist), if made.
-    assert tops <= {"serving", "features", "dashboard", "bentofile.yaml"}, tops
+    assert tops <= {"serving", "features", "contract", "dashboard", "bentofile.yaml"}, tops
     assert all(n.startswith("dashboard/dist/") for n in files if n.startswith("dashboard/"))
     assert not [n for n in files if n.endswith((".onnx", ".safetensors", ".parquet"))]
     assert not [n for n in files if "node_modules" in n or "__pycache__" in n]
