@@ -20,7 +20,14 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from features.bars import BAR_VALUES, check_bar_times, check_bars, check_closes
+from features.bars import (
+    BAR_VALUES,
+    check_bar_times,
+    check_bar_values,
+    check_bars,
+    check_closes,
+    check_known_at,
+)
 from features.errors import BarDataError
 from features.sessions import DEFAULT_CALENDAR, KNOWN_AT, bar_ends
 from serving.errors import InputError
@@ -34,10 +41,35 @@ DEFAULT_TIMEFRAME = "1d"
 Where = Callable[[int], str]  # row index -> the request field it came from
 
 
-def time_ns(times: Sequence[datetime]) -> np.ndarray:
-    """Aware datetimes as int64 nanoseconds since the epoch (exact: integer arithmetic)."""
+def checked_ns(times: Sequence[datetime], where: Where, name: str = "timestamp") -> np.ndarray:
+    """Aware datetimes as int64 nanoseconds since the epoch (exact: integer arithmetic),
+    refusing times outside 1900 to 2200 (what pandas can hold and a market can have); checked
+    in microseconds, since a later time would overflow int64 nanoseconds."""
     micros = np.fromiter(((t - EPOCH) // MICROSECOND for t in times), np.int64, len(times))
+    outside = (micros < FIRST_NS // 1000) | (micros > LAST_NS // 1000)
+    if outside.any():
+        raise InputError(f"{where(int(np.argmax(outside)))}.{name}",
+                         "must be between 1900 and 2200")
     return micros * 1000
+
+
+def known_times(items: Sequence[Mapping], stamps: np.ndarray, where: Where, *,
+                timeframe: str, calendar: str) -> np.ndarray:
+    """When each bar or context point became known: its stated ``known_at``, else its end from
+    its own ``timeframe`` and ``calendar`` (context points may carry them), else the given
+    ones; one `bar_ends` call per distinct timeframe and calendar."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for row, item in enumerate(items):
+        key = (item.get("timeframe", timeframe), item.get("calendar", calendar))
+        groups.setdefault(key, []).append(row)
+    known = np.empty(len(items), dtype=np.int64)
+    for (own_timeframe, own_calendar), rows in groups.items():
+        known[rows] = bar_ends(stamps[rows], own_timeframe, own_calendar)
+    stated = [row for row, item in enumerate(items) if KNOWN_AT in item]
+    if stated:
+        known[stated] = checked_ns([items[row][KNOWN_AT] for row in stated],
+                                   lambda i: where(stated[i]), KNOWN_AT)
+    return known
 
 
 @contextmanager
@@ -53,34 +85,24 @@ def as_input_error() -> Iterator[None]:
         raise InputError(field, message) from None
 
 
-def check_range(stamps: np.ndarray, where: Where) -> None:
-    """Times pandas can hold and a market can have: 1900 to 2200."""
-    outside = (stamps < FIRST_NS) | (stamps > LAST_NS)
-    if outside.any():
-        raise InputError(f"{where(int(np.argmax(outside)))}.timestamp",
-                         "must be between 1900 and 2200")
-
-
 def bar_arrays(bars: Sequence[Mapping], where: Where, *, ordered: bool = True,
                timeframe: str = DEFAULT_TIMEFRAME, calendar: str = DEFAULT_CALENDAR
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Validated bars as (n,) int64 ns open times, (n, 5) float64 OHLCV values and (n,) int64
     ns known-at times. ``ordered``: one series (times strictly increasing); else one bar each
     of several symbols."""
-    stamps = time_ns([bar["timestamp"] for bar in bars])
-    check_range(stamps, where)
+    stamps = checked_ns([bar["timestamp"] for bar in bars], where)
     values = np.array([[bar[name] for name in BAR_VALUES] for bar in bars], dtype=np.float64)
-    known = bar_ends(stamps, timeframe, calendar)
-    stated = [row for row, bar in enumerate(bars) if KNOWN_AT in bar]
-    if stated:
-        known[stated] = time_ns([bars[row][KNOWN_AT] for row in stated])
+    known = known_times(bars, stamps, where, timeframe=timeframe, calendar=calendar)
     with as_input_error():
         if ordered:
             check_bars(stamps, values, known, where)
-        else:  # one bar per symbol: each checked alone
-            for row in range(len(stamps)):
-                check_bars(stamps[row:row + 1], values[row:row + 1], known[row:row + 1],
-                           lambda _, r=row: where(r))
+        else:  # one bar per symbol: the value rules over all rows at once, times bar by bar
+            check_bar_values(values, where)
+            early = np.flatnonzero(known <= stamps)  # only a stated known_at can be early
+            if early.size:
+                row = int(early[0])
+                check_known_at(stamps[row:row + 1], known[row:row + 1], lambda _: where(row))
     return stamps, values, known
 
 
@@ -101,15 +123,10 @@ def context_points(points: Sequence[Mapping], where: Where, ordered: bool
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Context points (timestamp, close, optional known_at, timeframe, calendar) as ns open
     times, closes and ns known-at times, checked."""
-    stamps = time_ns([point["timestamp"] for point in points])
-    check_range(stamps, where)
+    stamps = checked_ns([point["timestamp"] for point in points], where)
     closes = np.array([point["close"] for point in points], dtype=np.float64)
-    known = np.array([
-        time_ns([point[KNOWN_AT]])[0] if KNOWN_AT in point else
-        bar_ends(stamps[row:row + 1], point.get("timeframe", DEFAULT_TIMEFRAME),
-                 point.get("calendar", DEFAULT_CALENDAR))[0]
-        for row, point in enumerate(points)
-    ], dtype=np.int64)
+    known = known_times(points, stamps, where, timeframe=DEFAULT_TIMEFRAME,
+                        calendar=DEFAULT_CALENDAR)
     with as_input_error():
         check_closes(closes, where)
         if ordered:

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from features.sessions import bar_end
-from serving.bodies import bar_arrays, bars_frame, ingest_arrays, time_ns
+from serving.bodies import bar_arrays, bars_frame, checked_ns, context_frames, ingest_arrays
 from serving.errors import InputError
 
 START = datetime(2024, 1, 2, tzinfo=UTC)
@@ -23,7 +23,7 @@ def test_times_are_exact_nanoseconds_whatever_the_zone() -> None:
     eastern = timezone(timedelta(hours=-5))
     times = [START, datetime(2024, 1, 2, 9, 30, 0, 123456, tzinfo=eastern)]
     expected = [pd.Timestamp(t).value for t in times]
-    assert time_ns(times).tolist() == expected
+    assert checked_ns(times, lambda row: f"bars[{row}]").tolist() == expected
     frame = bars_frame(bars())
     assert frame["timestamp"].tolist() == [pd.Timestamp(b["timestamp"]) for b in bars()]
     assert frame["close"].tolist() == [b["close"] for b in bars()]
@@ -40,6 +40,9 @@ def test_times_are_exact_nanoseconds_whatever_the_zone() -> None:
 
     ({"timestamp": START + timedelta(days=1)}, "bars[2].timestamp"),
     ({"timestamp": datetime(1899, 12, 31, tzinfo=UTC)}, "bars[2].timestamp"),
+    ({"timestamp": datetime(9000, 1, 1, tzinfo=UTC)}, "bars[2].timestamp"),  # past int64 ns
+    ({"known_at": datetime(9000, 1, 1, tzinfo=UTC)}, "bars[2].known_at"),
+    ({"known_at": START + timedelta(days=1)}, "bars[2].known_at"),  # before its own open
 ])
 def test_each_rule_names_the_bar_and_field(change: dict, field: str) -> None:
     given = bars()
@@ -48,6 +51,18 @@ def test_each_rule_names_the_bar_and_field(change: dict, field: str) -> None:
         bar_arrays(given, lambda row: f"bars[{row}]")
     assert error.value.field == field
     assert str(error.value).startswith(f"{field}: ")
+
+
+def test_context_points_end_by_their_own_timeframe_and_calendar() -> None:
+    points = [{"timestamp": START, "close": 1.0},  # daily XNYS: the session's close
+              {"timestamp": START + timedelta(hours=1), "close": 1.0, "timeframe": "1h",
+               "calendar": "24/7"},
+              {"timestamp": START + timedelta(hours=2), "close": 1.0,
+               "known_at": START + timedelta(hours=5)}]
+    frame = context_frames({"SPY": points})["SPY"]
+    assert frame["known_at"].tolist() == [bar_end(START, "1d", "XNYS"),
+                                          pd.Timestamp(START + timedelta(hours=2)),
+                                          pd.Timestamp(START + timedelta(hours=5))]
 
 
 def test_ingest_arrays_are_plain_json_and_unordered_across_symbols() -> None:
