@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -260,13 +260,7 @@ class LiveBook:
 
     def replay_journal(self, path: Path) -> None:
         """Re-apply the bars journaled after the snapshot; a torn last line was never answered."""
-        if not path.exists():
-            return
-        for line in path.read_text().splitlines():
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError:
-                break  # the write a crash cut short; its client got no answer
+        for entry in journal_entries(path):
             if entry["seq"] > self.seq:
                 self.apply(entry)
 
@@ -276,6 +270,18 @@ class LiveBook:
             if self.seq != self.snapshot_seq:
                 self.snapshot()
             self.journal.close()
+
+
+def journal_entries(path: Path) -> Iterator[dict[str, Any]]:
+    """The records of a JSON-lines journal, oldest first (none when there is no file). A torn
+    last line is a write a crash cut short, never answered: everything before it is whole."""
+    if not path.exists():
+        return
+    for line in path.read_text().splitlines():
+        try:
+            yield json.loads(line)
+        except json.JSONDecodeError:
+            return
 
 
 def bar_record(stamp: int, row: np.ndarray, known: int) -> dict[str, Any]:

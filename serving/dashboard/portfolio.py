@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from serving.live import IngestResult
+from serving.live import IngestResult, journal_entries
 
 OBSERVATIONS_FILE = "observations.jsonl"
 PERIODS_PER_YEAR = 252  # daily bars: the sample universe's timeframe
@@ -96,13 +96,7 @@ class PaperPortfolio:
         self.cached = None
 
     def replay(self, path: Path) -> None:
-        if not path.exists():
-            return
-        for line in path.read_text().splitlines():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                break  # a write cut short by a crash: everything before it is whole
+        for record in journal_entries(path):
             self.add(from_record(record))
 
     def close(self) -> None:
