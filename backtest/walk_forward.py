@@ -17,9 +17,9 @@ import pandas as pd
 from backtest.runner import Comparison, compare_runs
 from backtest.simulator import BacktestConfig
 from contract.errors import ArtifactError
+from contract.runs import PREDICTIONS_FILE, latest_run
 from features.signal_rule import SignalRuleConfig, combine_horizons, positions_from_predictions
 
-PREDICTIONS_FILE = "oos_predictions.parquet"
 BASELINE_MODELS = ("always_up", "momentum", "linear")
 ENSEMBLE = "ensemble"
 KEY_COLUMNS = ("timestamp", "symbol", "fold", "model")
@@ -53,12 +53,9 @@ def find_walk_forward_runs(checkpoints_dir: Path) -> dict[str, Path]:
     Training writes a run to ``checkpoints/<variant>/<run-id>/``; run ids start with the UTC
     start time, so the greatest name is the newest.
     """
-    runs = {}
-    for variant_dir in sorted(p for p in checkpoints_dir.glob("*") if p.is_dir()):
-        found = sorted(path.parent for path in variant_dir.glob(f"*/{PREDICTIONS_FILE}"))
-        if found:
-            runs[variant_dir.name] = found[-1]
-    return runs
+    newest = {variant_dir.name: latest_run(checkpoints_dir, variant_dir.name, PREDICTIONS_FILE)
+              for variant_dir in sorted(p for p in checkpoints_dir.glob("*") if p.is_dir())}
+    return {variant: run for variant, run in newest.items() if run is not None}
 
 
 def load_walk_forward(checkpoints_dir: Path, variant: str) -> pd.DataFrame:

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from contract.errors import BarDataError, UnknownSymbolError
+from contract.model import WINDOW
 from features.context import (
     CONTEXT_PROGRAM,
     DEFAULT_MAX_AGE,
@@ -49,7 +50,7 @@ AT_DAY_OF_WEEK, AT_MONTH = INPUTS.index("day_of_week"), INPUTS.index("month")
 # live_step's layout: bars, calendar, then per slot its values and flag; the sector slot last
 assert INPUTS[: AT_MONTH + 1] == (*BAR_VALUES, "day_of_week", "month")
 assert CONTEXT_SLOTS[-1] == SECTOR
-DEFAULT_WINDOW = 60  # rows of features kept per symbol for model input
+DEFAULT_WINDOW = WINDOW  # rows of features kept per symbol for model input
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ renamed, so a crash never leaves half a snapshot.
 from __future__ import annotations
 
 import json
-import os
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from contract.errors import ArtifactError
+from contract.files import atomic_file
 
 if TYPE_CHECKING:
     from features.engine import StreamingEngine
@@ -54,11 +54,8 @@ def save_engine(engine: StreamingEngine, path: Path) -> Path:
         "context_last_values": engine.contexts.last_values,
         "context_values": engine.context_values,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "wb") as file:
+    with atomic_file(path) as file:
         np.savez(file, **arrays)
-    os.replace(temporary, path)
     return path
 
 

@@ -21,12 +21,13 @@ from typing import Any
 
 from contract.errors import ArtifactError, TradecastError
 from contract.home import CONFIG_DIR, Home
+from contract.runs import SUMMARY_FILE
 from features.splits import Fold
 from marketdata.store import BarStore
 from scaleout.cluster import connect
 from training.config import TrainConfig, apply_overrides, load_profile
 from training.dataset import MarketData, load_market
-from training.runs import SUMMARY, start_run, train_fold, train_run, variant_names
+from training.runs import start_run, train_fold, train_run, variant_names
 from training.walk_forward import make_folds
 
 TUNE_DIR = "ray_tune"  # Tune's own experiment state, inside the run (or sweep) folder
@@ -126,7 +127,7 @@ def sweep_trial(params: dict, *, market: MarketData, home_root: str, space: Sear
     overrides = params["overrides"]
     run_dir = train_run(home, space.variant, apply_overrides(config, overrides), space.walk_forward,
                         progress=False, market=market, run_suffix="-tune", on_epoch=tune.report)
-    fit_record = json.loads((run_dir / SUMMARY).read_text())["fit"]
+    fit_record = json.loads((run_dir / SUMMARY_FILE).read_text())["fit"]
     tune.report({"run_dir": str(run_dir), "best_val_loss": fit_record["best_val_loss"]})
 
 

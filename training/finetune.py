@@ -20,8 +20,9 @@ import pandas as pd
 
 from contract.errors import ArtifactError
 from contract.home import Home
+from contract.runs import WEIGHTS_FILE
 from marketdata.store import BarStore
-from training.checkpoint import WEIGHTS_FILE, load_checkpoint
+from training.checkpoint import load_checkpoint
 from training.config import TrainConfig
 from training.dataset import load_market, prepare_fold
 from training.export import export_checkpoint

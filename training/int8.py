@@ -23,6 +23,7 @@ import pandas as pd
 
 from contract.artifacts import INT8_MODEL_FILE, MODEL_FILE
 from contract.errors import TradecastError
+from contract.files import sha256_of
 from training.onnx_tools import write_int8
 
 MAX_WINDOWS = 512  # validation windows the drift is measured on (the latest ones)
@@ -118,8 +119,6 @@ def drift(fp32: Path, int8: Path, windows: ValidationWindows, position_dim: int)
 
 def add_int8_copy(folder: Path, windows: ValidationWindows, position_dim: int) -> dict:
     """Write ``folder``/model.int8.onnx and return its metadata entry (sha256, nodes, drift)."""
-    from training.export import sha256_of
-
     target = folder / INT8_MODEL_FILE
     quantised = write_int8(folder / MODEL_FILE, target)
     return {

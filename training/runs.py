@@ -22,6 +22,7 @@ import pandas as pd
 
 from contract.errors import ArtifactError
 from contract.home import Home
+from contract.runs import METRICS_LOG, PREDICTIONS_FILE, RUN_CONFIG_FILE, SUMMARY_FILE
 from features.splits import Fold
 from marketdata.store import BarStore
 from training.checkpoint import save_checkpoint
@@ -38,7 +39,6 @@ from training.metrics import leak_warnings, summarise_folds
 from training.models import VARIANTS
 from training.plots import plot_fold_summary, plot_loss_curves
 from training.walk_forward import (
-    PREDICTIONS_FILE,
     FoldOutcome,
     StartingPoint,
     make_folds,
@@ -46,9 +46,6 @@ from training.walk_forward import (
     stitch,
 )
 
-RUN_CONFIG = "run_config.json"
-SUMMARY = "summary.json"
-METRICS_LOG = "metrics.jsonl"
 FOLD_PREDICTIONS = "predictions.parquet"
 FOLD_METRICS = "metrics.json"
 
@@ -68,9 +65,9 @@ def new_run_dir(home: Home, variant: str, suffix: str = "") -> Path:
 def find_run(home: Home, run: str) -> Path:
     """A run folder from a path, `<variant>/<run-id>` or a bare run id."""
     for candidate in (Path(run), home.checkpoints_dir / run):
-        if (candidate / RUN_CONFIG).exists():
+        if (candidate / RUN_CONFIG_FILE).exists():
             return candidate
-    matches = sorted(home.checkpoints_dir.glob(f"*/{run}/{RUN_CONFIG}"))
+    matches = sorted(home.checkpoints_dir.glob(f"*/{run}/{RUN_CONFIG_FILE}"))
     if len(matches) == 1:
         return matches[0].parent
     raise ArtifactError(f"no training run {run!r} under {home.checkpoints_dir}")
@@ -78,13 +75,13 @@ def find_run(home: Home, run: str) -> Path:
 
 def read_run_config(run_dir: Path) -> tuple[str, bool, TrainConfig]:
     """(variant, walk_forward, config) of a run."""
-    saved = json.loads((run_dir / RUN_CONFIG).read_text())
-    config = config_from_dict(saved["config"], origin=str(run_dir / RUN_CONFIG))
+    saved = json.loads((run_dir / RUN_CONFIG_FILE).read_text())
+    config = config_from_dict(saved["config"], origin=str(run_dir / RUN_CONFIG_FILE))
     return saved["variant"], saved["walk_forward"], config
 
 
 def read_summary(run_dir: Path) -> dict:
-    path = run_dir / SUMMARY
+    path = run_dir / SUMMARY_FILE
     if not path.exists():
         raise ArtifactError(f"{path}: missing (the run has not finished)")
     return json.loads(path.read_text())
@@ -135,7 +132,7 @@ def train_run(
     stitch(fold_frames).to_parquet(run_dir / PREDICTIONS_FILE, index=False)
     summary = _summary(run_dir, variant, config, walk_forward, market, folds, fold_metrics)
     summary["seconds"] = round(time.perf_counter() - started, 1)
-    (run_dir / SUMMARY).write_text(json.dumps(_finite(summary), indent=2) + "\n")
+    (run_dir / SUMMARY_FILE).write_text(json.dumps(_finite(summary), indent=2) + "\n")
     _plot(run_dir, fold_metrics, market.horizons)
     return run_dir
 
@@ -147,7 +144,7 @@ def start_run(
     run_dir = new_run_dir(home, variant, ("-wf" if walk_forward else "") + run_suffix)
     document = {"variant": variant, "walk_forward": walk_forward,
                 "config": config_to_dict(config)}
-    (run_dir / RUN_CONFIG).write_text(json.dumps(document, indent=2) + "\n")
+    (run_dir / RUN_CONFIG_FILE).write_text(json.dumps(document, indent=2) + "\n")
     return run_dir
 
 

@@ -28,7 +28,6 @@ from training.metrics import Predictions, evaluate
 from training.models import build_model
 from training.models.heads import MultiTaskHeads
 
-PREDICTIONS_FILE = "oos_predictions.parquet"
 MIN_VALIDATION_SAMPLES = 100  # a year with fewer validation windows gives no fold
 
 

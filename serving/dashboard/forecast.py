@@ -13,8 +13,8 @@ from serving.pipeline import MIN_BARS, Forecaster, forecast_dict
 from serving.registry import ModelRegistry
 
 CONTEXT = ("SPY", "QQQ", "VIX")  # market context joined where the store has it, as in training
-METADATA_SHOWN = ("parameters", "weights", "training_span", "metrics", "created_at", "opset",
-                  "checkpoint", "sha256")
+METADATA_SHOWN = ("parameters", "weights", "untrained", "training_span", "metrics", "created_at",
+                  "opset", "checkpoint", "sha256")
 
 
 def model_rows(registry: ModelRegistry) -> list[dict]:

@@ -11,8 +11,9 @@ import pytest
 
 from contract.errors import ArtifactError
 from contract.home import Home
-from serving.artifacts import sha256_of
-from serving.registry import ModelRegistry, read_manifest
+from contract.artifacts import manifest_folders
+from contract.files import sha256_of
+from serving.registry import ModelRegistry
 
 
 @pytest.fixture()
@@ -27,7 +28,7 @@ def exported(tmp_path: Path, exported_home: Home) -> Path:
 
 
 def version_dir(exported: Path) -> Path:
-    return exported / read_manifest(exported)["hybrid"].relative_to(exported)
+    return exported / manifest_folders(exported)["hybrid"].relative_to(exported)
 
 
 def test_loads_every_variant_once_with_checked_metadata(exported_home: Home) -> None:

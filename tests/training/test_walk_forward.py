@@ -11,13 +11,14 @@ import pytest
 from typer.testing import CliRunner
 
 from contract.home import resolve_home
+from contract.runs import PREDICTIONS_FILE
 from features.labels import HORIZONS
 from marketdata.store import BarStore
 from tradecast.cli import app
 from training.config import load_profile
 from training.dataset import load_market
 from training.runs import train_run
-from training.walk_forward import PREDICTIONS_FILE, make_folds
+from training.walk_forward import make_folds
 
 PROFILE = load_profile("tiny")
 

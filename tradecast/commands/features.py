@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from tradecast.options import HomeOption
+from tradecast.options import HomeOption, UnusedHomeOption
 
 app = typer.Typer(
     help="The feature catalogue: list it, compute it, check it for look-ahead.",
@@ -14,7 +14,7 @@ app = typer.Typer(
 
 
 @app.command("list")
-def start_list() -> None:
+def start_list(home: UnusedHomeOption = None) -> None:
     """Every feature column: name, group, warm-up bars and definition."""
     from rich.console import Console
     from rich.table import Table

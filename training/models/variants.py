@@ -22,15 +22,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from contract.model import POSITION_DIM
 from training.models.heads import Fusion, HeadsConfig, MultiTaskHeads, TemporalAttentionPool
 from training.models.transformer import TransformerConfig, TransformerEncoder
 from training.models.xlstm import XLSTM, XLSTMConfig
-
-WINDOW = 60  # bars per input window (features.windows.WINDOW)
-# The trading state the full model conditions on, in this order: current position in [-1, 1],
-# unrealised return of that position, bars held / WINDOW, and the return of the last closed trade.
-POSITION_DIM = 4
-OUTPUT_NAMES = ("direction_logits", "returns", "volatility", "attention")
 
 VARIANTS: dict[str, type[TradecastModel]] = {}
 
