@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from contract.errors import BarDataError, UnknownSymbolError
+from contract.errors import ArtifactError, BarDataError, UnknownSymbolError
 from contract.model import WINDOW
 from features.context import (
     CONTEXT_PROGRAM,
@@ -40,6 +40,7 @@ from features.indicators import CONTEXT_SLOTS, INDICATORS, INPUTS, build_program
 from features.indicators.catalogue import BAR_INPUTS
 from features.indicators.kernels import calendar, live_step
 from features.series_memory import SeriesMemory, ns_array, to_ns
+from features.snapshot import EngineState, read_snapshot, write_snapshot
 
 # check_bar_values and BAR_VALUES are imported from here by serving as well: the one rule
 from marketdata.bars import BAR_VALUES, check_bar_values, check_closes
@@ -346,13 +347,45 @@ class StreamingEngine:
 
     def snapshot(self, path: str | Path) -> Path:
         """Write the whole engine state to ``path`` (an ``.npz`` file, written atomically)."""
-        from features.snapshot import save_engine
-
-        return save_engine(self, Path(path))
+        return write_snapshot(Path(path), self.state())
 
     @classmethod
     def restore(cls, path: str | Path) -> StreamingEngine:
-        """An engine in the state :meth:`snapshot` saved."""
-        from features.snapshot import load_engine
+        """An engine in the state :meth:`snapshot` saved (`ArtifactError` if foreign)."""
+        return cls.from_state(read_snapshot(Path(path)), where=str(path))
 
-        return load_engine(cls, Path(path))
+    def state(self) -> EngineState:
+        """The engine's memory as plain arrays (shared, not copied: write it out, then step)."""
+        symbols, contexts = self.symbols, self.contexts
+        return EngineState(
+            window=self.window_length, max_age_ns=self.max_age_ns,
+            program=symbols.program.fingerprint(), context_program=contexts.program.fingerprint(),
+            feature_names=self.feature_names, symbols=list(symbols.index), sectors=self.sectors,
+            symbol_state=symbols.state, symbol_ring=symbols.ring, symbol_last=symbols.last,
+            symbol_last_values=symbols.last_values, rows=self.rows, seen=self.seen,
+            contexts=list(contexts.index), context_state=contexts.state,
+            context_ring=contexts.ring, context_last=contexts.last,
+            context_last_values=contexts.last_values, context_values=self.context_values)
+
+    @classmethod
+    def from_state(cls, state: EngineState, where: str = "snapshot") -> StreamingEngine:
+        """An engine resuming from ``state``; `ArtifactError` when it belongs to another
+        catalogue (its program fingerprints differ from this code's)."""
+        engine = cls(window=state.window, max_age=pd.Timedelta(state.max_age_ns, "ns"))
+        for key, memory in (("program", engine.symbols), ("context_program", engine.contexts)):
+            if getattr(state, key) != memory.program.fingerprint():
+                raise ArtifactError(
+                    f"{where}: snapshot {key} {getattr(state, key)!r} does not match this "
+                    f"engine's {memory.program.fingerprint()!r}; rebuild the state from bars")
+        for memory, kind, names in ((engine.symbols, "symbol", state.symbols),
+                                    (engine.contexts, "context", state.contexts)):
+            memory.index = {name: i for i, name in enumerate(names)}
+            memory.state, memory.ring = getattr(state, f"{kind}_state"), getattr(state,
+                                                                                 f"{kind}_ring")
+            memory.last = getattr(state, f"{kind}_last")
+            memory.last_values = getattr(state, f"{kind}_last_values")
+        engine.sectors = list(state.sectors)
+        engine.rows, engine.seen = state.rows, state.seen
+        engine.context_values = state.context_values
+        engine._link_sectors()
+        return engine

@@ -32,9 +32,7 @@ import torch
 from contract.artifacts import (
     METADATA_FILE,
     MODEL_FILE,
-    PROVIDERS,
     UNTRAINED_KEY,
-    configure_session,
     update_manifest,
 )
 from contract.errors import ArtifactError
@@ -52,6 +50,7 @@ from contract.runs import WEIGHTS_FILE, latest_run
 from training.checkpoint import load_checkpoint
 from training.int8 import ValidationWindows, add_int8_copy, store_windows
 from training.models import TradecastModel, build_model
+from training.onnx_tools import ort_session
 
 DEFAULT_N_FEATURES = 60  # input width when neither a checkpoint nor the feature engine names one
 
@@ -119,19 +118,6 @@ def write_onnx(model: TradecastModel, path: Path, config: ExportConfig) -> None:
             opset_version=config.opset,
             do_constant_folding=True,
         )
-
-
-def ort_session(path: Path, threads: int = 1):
-    """An onnxruntime CPU session with the service's settings and ``threads`` intra-op.
-
-    One thread is the batch-1 default: the graph is many small ops, and on the shared 2-core
-    machine a second thread mostly waits for a core. The settings are the contract's
-    (``contract.artifacts.configure_session``), so parity and benchmarks run what serving runs.
-    """
-    import onnxruntime as ort
-
-    options = configure_session(ort.SessionOptions(), threads)
-    return ort.InferenceSession(str(path), options, providers=list(PROVIDERS))
 
 
 def parity_check(model: TradecastModel, path: Path, config: ExportConfig) -> float:

@@ -24,7 +24,7 @@ import pandas as pd
 from contract.artifacts import INT8_MODEL_FILE, MODEL_FILE
 from contract.errors import TradecastError
 from contract.files import sha256_of
-from training.onnx_tools import write_int8
+from training.onnx_tools import ort_session, write_int8
 
 MAX_WINDOWS = 512  # validation windows the drift is measured on (the latest ones)
 BATCH = 64  # windows per onnxruntime call while measuring
@@ -75,8 +75,6 @@ def store_windows(bars_dir: Path, feature_names: list[str], summary: dict[str, A
 
 
 def _outputs(path: Path, windows: ValidationWindows, position_dim: int) -> list[np.ndarray]:
-    from training.export import ort_session
-
     session = ort_session(path, threads=1)
     names = [o.name for o in session.get_outputs()]
     parts: list[list[np.ndarray]] = [[] for _ in names]

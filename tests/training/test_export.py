@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from contract.errors import ArtifactError
-from contract.model import OUTPUT_NAMES
 from contract.files import sha256_of
+from contract.model import OUTPUT_NAMES
 from training.checkpoint import save_checkpoint
 from training.export import (
     ExportConfig,
