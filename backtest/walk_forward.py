@@ -18,7 +18,7 @@ from backtest.runner import Comparison, compare_runs
 from backtest.simulator import BacktestConfig
 from contract.errors import ArtifactError
 from contract.runs import PREDICTIONS_FILE, latest_run
-from features.signal_rule import SignalRuleConfig, combine_horizons, positions_from_predictions
+from policy.signal_rule import SignalRuleConfig, combine_horizons, positions_from_predictions
 
 BASELINE_MODELS = ("always_up", "momentum", "linear")
 ENSEMBLE = "ensemble"

@@ -37,8 +37,10 @@ from features.context import (
     context_slot,
 )
 from features.indicators import CONTEXT_SLOTS, INDICATORS, INPUTS, build_program
+from features.indicators import stream_step as step
 from features.indicators.catalogue import BAR_INPUTS
-from features.indicators.kernels import calendar, live_step
+from features.indicators.kernels import calendar
+from features.indicators.stream_step import NewBars, StepOutcome
 from features.series_memory import SeriesMemory, ns_array, to_ns
 from features.snapshot import EngineState, read_snapshot, write_snapshot
 
@@ -46,10 +48,13 @@ from features.snapshot import EngineState, read_snapshot, write_snapshot
 from marketdata.bars import BAR_VALUES, check_bar_values, check_closes
 
 PROGRAM = build_program()
+STEP_PROGRAM = step.Program(PROGRAM.code, PROGRAM.params, PROGRAM.outputs)
 N_INPUTS = len(INPUTS)  # the program's first nodes, in this order
 AT_DAY_OF_WEEK, AT_MONTH = INPUTS.index("day_of_week"), INPUTS.index("month")
 # live_step's layout: bars, calendar, then per slot its values and flag; the sector slot last
 assert INPUTS[: AT_MONTH + 1] == (*BAR_VALUES, "day_of_week", "month")
+assert (step.DAY_OF_WEEK_INPUT, step.MONTH_INPUT, step.FIRST_SLOT_INPUT) == (
+    AT_DAY_OF_WEEK, AT_MONTH, AT_MONTH + 1)
 assert CONTEXT_SLOTS[-1] == SECTOR
 DEFAULT_WINDOW = WINDOW  # rows of features kept per symbol for model input
 
@@ -271,9 +276,9 @@ class StreamingEngine:
         if symbol not in self.symbols.index:
             self._add_symbols([symbol])
         syms = np.array([self.symbols.index[symbol]])
-        problem, _, rows = self._live_step(syms, stamps, known, values)
-        return rows[0] if problem == 0 else self.update_many([symbol], stamps, values,
-                                                             known_at=known)[0]
+        outcome = self._live_step(NewBars(syms, stamps, known, values))
+        return outcome.rows[0] if outcome.status == step.STEPPED else self.update_many(
+            [symbol], stamps, values, known_at=known)[0]
 
     def update_many(self, symbols: Sequence[str], timestamps: np.ndarray, bars: np.ndarray, *,
                     known_at: np.ndarray | None = None) -> np.ndarray:
@@ -287,10 +292,11 @@ class StreamingEngine:
         stamps = ns_array(timestamps)
         known = stamps if known_at is None else ns_array(known_at)
         values = np.ascontiguousarray(bars, dtype=np.float64).reshape(len(syms), len(BAR_VALUES))
-        problem, j, rows = self._live_step(syms, stamps, known, values)
-        if problem == 0:
-            return rows
-        if problem == 1:
+        outcome = self._live_step(NewBars(syms, stamps, known, values))
+        if outcome.status == step.STEPPED:
+            return outcome.rows
+        if outcome.status == step.BAD_BAR:
+            j = outcome.at
             check_bar_values(values[j : j + 1], lambda _: symbols[j])
         for j in range(len(syms)):  # older bars and same-time bars with other values raise
             self.symbols.check_order(syms[j], stamps[j], values[j], symbols[j])
@@ -319,15 +325,15 @@ class StreamingEngine:
         self._last_list = (symbols.copy(), syms)
         return syms
 
-    def _live_step(self, syms: np.ndarray, stamps: np.ndarray, known: np.ndarray,
-                   values: np.ndarray) -> tuple[int, int, np.ndarray]:
-        if self._scratch.shape[2] != len(syms):
-            self._scratch = PROGRAM.new_values(1, len(syms))
-        return live_step(
-            PROGRAM.code, PROGRAM.params, self.symbols.state, self.symbols.ring, PROGRAM.outputs,
-            self._scratch, syms, stamps, known, values, self.slot_columns, self.sector_column,
-            self.contexts.last, self.context_values, self.max_age_ns, self.rows, self.seen,
-            self.symbols.last, self.symbols.last_values)
+    def _live_step(self, new: NewBars) -> StepOutcome:
+        if self._scratch.shape[2] != len(new.syms):
+            self._scratch = PROGRAM.new_values(1, len(new.syms))
+        symbols = self.symbols
+        memory = step.SymbolMemory(symbols.state, symbols.ring, self.rows, self.seen,
+                                   symbols.last, symbols.last_values)
+        context = step.ContextView(self.slot_columns, self.sector_column, self.contexts.last,
+                                   self.context_values, self.max_age_ns)
+        return step.live_step(STEP_PROGRAM, memory, context, new, self._scratch)
 
     def _last_rows(self, syms: np.ndarray) -> np.ndarray:
         return self.rows[(self.seen[syms] - 1) % self.window_length, :, syms]

@@ -21,10 +21,10 @@ from tqdm import tqdm
 from contract.errors import BarDataError, UnknownSymbolError
 from contract.home import resolve_home
 from features.engine import compute_features
-from features.signal_rule import combine_horizons, positions_from_predictions
 from features.windows import WINDOW
 from marketdata.store import BarStore
 from marketdata.universe import load_universe
+from policy.signal_rule import combine_horizons, positions_from_predictions
 from serving.pipeline import Forecaster, ServingConfig, engine_rows, pick_columns
 from serving.predictor import Prediction
 from serving.registry import ModelRegistry

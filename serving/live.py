@@ -29,8 +29,8 @@ import pandas as pd
 
 from contract.errors import UnknownSymbolError
 from features.engine import StreamingEngine, to_ns
-from features.signal_rule import SignalState
 from features.windows import WINDOW
+from policy.signal_rule import SignalState
 from serving.errors import InputError, StaleBarError
 from serving.pipeline import MIN_BARS, Forecaster, ForecastResult, forecast_dict
 

@@ -26,8 +26,8 @@ from features.engine import (
     compute_features,
     feature_names,
 )
-from features.signal_rule import SignalRuleConfig, SignalState, combine_horizons, step
 from features.windows import WINDOW
+from policy.signal_rule import SignalRuleConfig, SignalState, combine_horizons, step
 from serving.artifacts import ModelArtifact
 from serving.ensemble import combine, validation_weights
 from serving.errors import InputError

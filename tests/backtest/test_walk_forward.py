@@ -24,7 +24,7 @@ from backtest.walk_forward import (
 from contract.errors import ArtifactError
 from contract.home import Home, resolve_home
 from features.labels import make_labels
-from features.signal_rule import SignalRuleConfig
+from policy.signal_rule import SignalRuleConfig
 from tradecast.cli import app
 
 HORIZONS = (1, 4, 24)

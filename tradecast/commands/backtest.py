@@ -60,8 +60,8 @@ def start_backtest(
     from backtest.walk_forward import load_walk_forward, read_predictions, run_walk_forward
     from contract.errors import TradecastError
     from contract.home import resolve_home
-    from features.signal_rule import SignalRuleConfig
     from marketdata.universe import load_universe
+    from policy.signal_rule import SignalRuleConfig
 
     if walk_forward == (signals is not None):
         raise TradecastError("give either --signals FILE or --walk-forward")
