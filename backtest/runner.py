@@ -31,6 +31,7 @@ def compare_runs(
     bars: dict[str, pd.DataFrame],
     out_dir: Path,
     main: str,
+    *,
     config: BacktestConfig | None = None,
     progress: bool = False,
 ) -> Comparison:

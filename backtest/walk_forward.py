@@ -132,6 +132,7 @@ def run_walk_forward(
     bars: dict[str, pd.DataFrame],
     out_dir: Path,
     variant: str,
+    *,
     config: BacktestConfig | None = None,
     rule: SignalRuleConfig | None = None,
     progress: bool = False,
@@ -145,4 +146,4 @@ def run_walk_forward(
         raise ArtifactError(f"no walk-forward predictions for {variant!r}; "
                             f"the predictions hold: {', '.join(sorted(signals))}")
     runs = {variant: signals.pop(variant), **signals}
-    return compare_runs(runs, bars, out_dir, variant, config, progress)
+    return compare_runs(runs, bars, out_dir, variant, config=config, progress=progress)

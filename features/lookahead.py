@@ -92,6 +92,7 @@ class LookaheadReport:
 def check_lookahead(
     bars: pd.DataFrame,
     context: Mapping[str, pd.DataFrame] | None = None,
+    *,
     cuts: int = 5,
     seed: int = 0,
     series: str = "bars",

@@ -54,7 +54,7 @@ def prepare_models(home: Home, profile: str, say: Callable[[str], None]) -> None
     untrained = [v for v in missing if latest_run(home.checkpoints_dir, v, WEIGHTS_FILE) is None]
     for variant in untrained:
         with step(f"train {variant} (profile {profile})", say):
-            train_from_cli(home, variant, profile, False, None, {})
+            train_from_cli(home, variant, profile=profile)
     for variant in missing:
         with step(f"export {variant} to ONNX (with its parity check)", say):
             result = export_variant(variant, home.checkpoints_dir, home.exported_dir)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import tomllib
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,7 +125,7 @@ def config_to_dict(config: TrainConfig) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
-def apply_overrides(config: TrainConfig, overrides: dict[str, str]) -> TrainConfig:
+def apply_overrides(config: TrainConfig, overrides: Mapping[str, str]) -> TrainConfig:
     """Return `config` with fields replaced; keys are field names or `section.field` paths."""
     for key, text in overrides.items():
         section_name, field_name = _locate(key)

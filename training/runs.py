@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -91,6 +91,7 @@ def train_run(
     home: Home,
     variant: str,
     config: TrainConfig,
+    *,
     walk_forward: bool = False,
     run_dir: Path | None = None,
     progress: bool = True,
@@ -178,8 +179,9 @@ def train_fold(
 
     if progress:
         print(f"{variant}: {fold.describe()}")
-    outcome = run_fold(market, fold, variant, config, fold_dir, resume, write_epoch, progress,
-                       start_from, walk_forward)
+    outcome = run_fold(market, fold, variant, config, fold_dir, resume=resume,
+                       on_epoch=write_epoch, progress=progress, start_from=start_from,
+                       walk_forward=walk_forward)
     outcome.predictions.to_parquet(fold_dir / FOLD_PREDICTIONS, index=False)
     record = _fold_record(outcome)
     (fold_dir / FOLD_METRICS).write_text(json.dumps(record, indent=2) + "\n")
@@ -286,20 +288,23 @@ def _finite(value):
 def train_from_cli(
     home: Home,
     variant: str,
+    *,
     profile: str,
-    walk_forward: bool,
-    resume: str | None,
-    overrides: dict[str, str],
+    walk_forward: bool = False,
+    resume: str | None = None,
+    overrides: Mapping[str, str] | None = None,
 ) -> list[Path]:
     """What `tradecast train` does: resume one run, or train one variant or all of them."""
+    overrides = overrides or {}
     if resume:
         run_dir = find_run(home, resume)
         saved_variant, saved_walk_forward, config = read_run_config(run_dir)
         config = apply_overrides(config, overrides)
-        return [train_run(home, saved_variant, config, saved_walk_forward, run_dir=run_dir)]
+        return [train_run(home, saved_variant, config, walk_forward=saved_walk_forward,
+                          run_dir=run_dir)]
     config = apply_overrides(load_profile(profile), overrides)
     market = load_market(BarStore(home.bars_dir), config.data, progress=True)
-    return [train_run(home, name, config, walk_forward, market=market)
+    return [train_run(home, name, config, walk_forward=walk_forward, market=market)
             for name in variant_names(variant)]
 
 

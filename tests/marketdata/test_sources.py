@@ -332,9 +332,11 @@ def test_download_appends_only_bars_after_the_last_stored_one(binance, tmp_path)
     server, source = binance
     store = BarStore(tmp_path)
     server.load("binance_btc_hourly_pages")
-    assert download(source, ["BTC/USDT"], "1h", HOURS[0], HOURS[1], store) == {"BTC/USDT": 5}
+    added = download(source, ["BTC/USDT"], "1h", start=HOURS[0], end=HOURS[1], store=store)
+    assert added == {"BTC/USDT": 5}
     server.load("binance_btc_empty")
-    assert download(source, ["BTC/USDT"], "1h", HOURS[0], HOURS[1] + pd.Timedelta("1h"), store) \
+    assert download(source, ["BTC/USDT"], "1h", start=HOURS[0],
+                    end=HOURS[1] + pd.Timedelta("1h"), store=store) \
         == {"BTC/USDT": 0}
     (asked,) = server.requests_to("/api/v3/klines")
     assert int(asked.query["startTime"]) == int(HOURS[1].timestamp() * 1000)

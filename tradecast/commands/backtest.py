@@ -92,10 +92,12 @@ def start_backtest(
             round_trip_cost=costs.round_trip,
             **{name: value for name, value in chosen.items() if value is not None},
         )
-        comparison = run_walk_forward(frame, bar_frames, out, variant, config, rule, True)
+        comparison = run_walk_forward(frame, bar_frames, out, variant, config=config, rule=rule,
+                                      progress=True)
     else:
         name = signals.name.split(".")[0]
-        comparison = compare_runs({name: frame}, bar_frames, out, name, config, True)
+        comparison = compare_runs({name: frame}, bar_frames, out, name, config=config,
+                                  progress=True)
 
     typer.echo(f"Backtest, net of costs (report in {comparison.out_dir}):")
     typer.echo(comparison.table.to_string(float_format="{:.3g}".format))

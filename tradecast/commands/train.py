@@ -54,9 +54,8 @@ def start_train(
     overrides = dict(_split_assignment(item) for item in set_fields or [])
     if no_curriculum:
         overrides["curriculum.enabled"] = "false"
-    for run_dir in train_from_cli(
-        resolve_home(home), variant, profile, walk_forward, resume, overrides
-    ):
+    for run_dir in train_from_cli(resolve_home(home), variant, profile=profile,
+                                  walk_forward=walk_forward, resume=resume, overrides=overrides):
         typer.echo(f"run written to {run_dir}")
 
 
