@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from contract.errors import BarDataError, UnknownSymbolError
 from contract.home import resolve_home
+from features.context import MARKET_CONTEXT
 from features.engine import compute_features
 from features.windows import WINDOW
 from marketdata.store import BarStore
@@ -29,7 +30,6 @@ from serving.pipeline import Forecaster, ServingConfig, engine_rows, pick_column
 from serving.predictor import Prediction
 from serving.registry import ModelRegistry
 
-MARKET_CONTEXT = ("SPY", "QQQ", "VIX")  # the engine's market context series (when stored)
 CHUNK_WINDOWS = 4096  # windows gathered across symbols before one predict_many call
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contract.errors import UnknownSymbolError
 from contract.home import Home
+from features.context import MARKET_CONTEXT
 from marketdata.store import BarStore
 from serving.dashboard.homefiles import utc_time
 from serving.dashboard.paths import checked_name
@@ -12,7 +13,6 @@ from serving.errors import InputError
 from serving.pipeline import MIN_BARS, Forecaster, forecast_dict
 from serving.registry import ModelRegistry
 
-CONTEXT = ("SPY", "QQQ", "VIX")  # market context joined where the store has it, as in training
 METADATA_SHOWN = ("parameters", "weights", "untrained", "training_span", "metrics", "created_at",
                   "opset", "checkpoint", "sha256")
 
@@ -37,7 +37,7 @@ def forecast_at(home: Home, forecaster: Forecaster, symbol: str, variant: str,
     if len(bars) < MIN_BARS:
         raise InputError("at", f"only {len(bars)} bars of {symbol} up to it; need {MIN_BARS}")
     context = {}
-    for name in CONTEXT:
+    for name in MARKET_CONTEXT:
         try:
             frame = store.read(name, "1d")
         except UnknownSymbolError:

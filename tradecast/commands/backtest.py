@@ -24,7 +24,8 @@ def start_backtest(
         bool, typer.Option("--walk-forward", help="Backtest training's walk-forward predictions.")
     ] = False,
     variant: Annotated[
-        str, typer.Option("--variant", help="Model whose report gets the plots (or 'ensemble').")
+        str, typer.Option("--variant", help="Model whose report gets the plots, or 'combined' "
+                     "(the mean of every variant's walk-forward predictions).")
     ] = "hybrid",
     predictions: Annotated[
         Path | None,

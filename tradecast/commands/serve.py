@@ -51,7 +51,8 @@ def start_signals(
     start: Annotated[
         datetime | None, typer.Option("--start", help="First bar to signal (default: all).")
     ] = None,
-    variant: Annotated[str, typer.Option("--variant", help="Variant or 'ensemble'.")] = "hybrid",
+    variant: Annotated[str, typer.Option("--variant", help="A variant, or 'combined' (every "
+                                            "loaded variant, weighted).")] = "hybrid",
     engine: Annotated[
         Engine, typer.Option("--engine", help="local: this process; ray: Ray Data actors "
                              "(RAY_ADDRESS's cluster, else a local one); --out is then a folder.")
