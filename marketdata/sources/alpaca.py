@@ -37,6 +37,7 @@ class AlpacaConfig:
 @register("alpaca")
 class AlpacaSource(BarSource):
     config_class = AlpacaConfig
+    vendor_loggers = ("alpaca", "urllib3")
 
     def check_ready(self, symbols: list[str]) -> None:
         if any("/" not in symbol for symbol in symbols):

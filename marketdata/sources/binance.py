@@ -31,6 +31,7 @@ class BinanceConfig:
 @register("binance")
 class BinanceSource(BarSource):
     config_class = BinanceConfig
+    vendor_loggers = ("ccxt", "urllib3")
 
     def __init__(self, config: BinanceConfig | None = None) -> None:
         super().__init__(config)

@@ -42,6 +42,7 @@ def yahoo_ticker(symbol: str) -> str:
 @register("yfinance")
 class YFinanceSource(BarSource):
     config_class = YFinanceConfig
+    vendor_loggers = ("yfinance", "urllib3")
 
     def fetch(
         self, symbol: str, timeframe: str, start: pd.Timestamp, end: pd.Timestamp
