@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import requests
-from requests.adapters import HTTPAdapter
 
 from contract.errors import SourceError
 from marketdata.bars import BAR_COLUMNS
@@ -30,6 +29,7 @@ from marketdata.sources.alpaca import AlpacaConfig
 from marketdata.sources.binance import BinanceConfig
 from marketdata.sources.yfinance_source import YFinanceConfig, yahoo_ticker
 from marketdata.store import BarStore
+from tests.marketdata.transport import SendTo
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "vendors"
 FAST_RETRY = RetryConfig(attempts=3, first_wait_s=0.001, max_wait_s=0.01)
@@ -220,19 +220,6 @@ def test_alpaca_crypto_needs_no_keys_and_keeps_utc_hours(keyless_alpaca):
 # ------------------------------------------------------------------------------------ yfinance
 
 
-class ToReplayServer(HTTPAdapter):
-    """Sends every https request to the replay server, keeping path and query."""
-
-    def __init__(self, base_url: str) -> None:
-        super().__init__()
-        self.base_url = base_url
-
-    def send(self, request, **kwargs):
-        parts = urlsplit(request.url)
-        request.url = self.base_url + parts.path + (f"?{parts.query}" if parts.query else "")
-        return super().send(request, **kwargs)
-
-
 @pytest.fixture
 def yahoo(replay, tmp_path_factory):
     import yfinance as yf
@@ -242,7 +229,7 @@ def yahoo(replay, tmp_path_factory):
     YfData.cache_get.cache_clear()  # yfinance keeps answers for past ranges in memory
     server, url = replay
     session = requests.Session()  # yfinance's documented hook for proxies and custom transports
-    session.mount("https://", ToReplayServer(url))
+    session.mount("https://", SendTo(url))
     yield server, make_source("yfinance", YFinanceConfig(session=session, retry=FAST_RETRY))
     session.close()
 

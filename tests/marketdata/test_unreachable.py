@@ -8,12 +8,10 @@ connection) and a host under ``.invalid`` (RFC 6761: never resolves). The real c
 from __future__ import annotations
 
 import socket
-from urllib.parse import urlsplit
 
 import pandas as pd
 import pytest
 import requests
-from requests.adapters import HTTPAdapter
 
 from contract.errors import SourceError
 from marketdata.sources import RetryConfig, make_source
@@ -21,6 +19,7 @@ from marketdata.sources.alpaca import AlpacaConfig
 from marketdata.sources.binance import BinanceConfig
 from marketdata.sources.network import DNS, REFUSED, unreachable
 from marketdata.sources.yfinance_source import YFinanceConfig
+from tests.marketdata.transport import SendTo
 
 WEEK = (pd.Timestamp("2018-01-08", tz="UTC"), pd.Timestamp("2018-01-13", tz="UTC"))
 # Enough tries that a retried refusal would show as several attempts (it must not be retried).
@@ -35,19 +34,6 @@ def refusing_url() -> str:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     return f"http://127.0.0.1:{port}"
-
-
-class SendTo(HTTPAdapter):
-    """Sends every https request of a requests session to ``base_url`` (path and query kept)."""
-
-    def __init__(self, base_url: str) -> None:
-        super().__init__()
-        self.base_url = base_url
-
-    def send(self, request, **kwargs):
-        parts = urlsplit(request.url)
-        request.url = self.base_url + parts.path + (f"?{parts.query}" if parts.query else "")
-        return super().send(request, **kwargs)
 
 
 def yfinance_to(base_url: str, tmp_path):
@@ -75,27 +61,20 @@ def sources_to(base_url: str, tmp_path, monkeypatch) -> dict[str, tuple[object, 
 
 
 @pytest.mark.parametrize("vendor", ["yfinance", "binance", "alpaca"])
-def test_a_refused_connection_is_named_in_one_line(vendor, refusing_url, tmp_path, monkeypatch,
-                                                   capfd):
-    source, symbol = sources_to(refusing_url, tmp_path, monkeypatch)[vendor]
+@pytest.mark.parametrize("failure", ["refused", "unresolvable"])
+def test_an_unreachable_vendor_is_named_in_one_line(vendor, failure, refusing_url, tmp_path,
+                                                   monkeypatch, capfd):
+    url, named = {"refused": (refusing_url, f"{REFUSED} for 127.0.0.1:"),
+                  "unresolvable": (UNRESOLVABLE, f"{DNS} for tradecast-no-such-vendor.invalid")
+                  }[failure]
+    source, symbol = sources_to(url, tmp_path, monkeypatch)[vendor]
     with pytest.raises(SourceError) as raised:
         source.fetch(symbol, "1d", *WEEK)
     message = str(raised.value)
-    assert f"cannot reach {vendor}: {REFUSED} for 127.0.0.1:" in message, message
+    assert f"cannot reach {vendor}: {named}" in message, message
     assert "\n" not in message
     out, err = capfd.readouterr()
-    assert out == "" and err == ""  # no vendor chatter, no retry notes: refusals are not retried
-
-
-@pytest.mark.parametrize("vendor", ["yfinance", "binance", "alpaca"])
-def test_an_unresolvable_host_is_named_in_one_line(vendor, tmp_path, monkeypatch, capfd):
-    source, symbol = sources_to(UNRESOLVABLE, tmp_path, monkeypatch)[vendor]
-    with pytest.raises(SourceError) as raised:
-        source.fetch(symbol, "1d", *WEEK)
-    message = str(raised.value)
-    assert f"cannot reach {vendor}: {DNS} for tradecast-no-such-vendor.invalid" in message, message
-    assert "\n" not in message
-    out, err = capfd.readouterr()
+    # No vendor chatter, and no retry notes: refusals and DNS failures are not retried.
     assert out == "" and err == ""
 
 
