@@ -18,7 +18,7 @@ from backtest.runner import Comparison, compare_runs
 from backtest.simulator import BacktestConfig
 from contract.errors import ArtifactError
 from contract.model import COMBINED
-from contract.runs import PREDICTIONS_FILE, latest_run
+from contract.runs import PREDICTIONS_FILE, run_folders
 from policy.signal_rule import SignalRuleConfig, combine_horizons, positions_from_predictions
 
 BASELINE_MODELS = ("always_up", "momentum", "linear")
@@ -53,9 +53,10 @@ def find_walk_forward_runs(checkpoints_dir: Path) -> dict[str, Path]:
     Training writes a run to ``checkpoints/<variant>/<run-id>/``; run ids start with the UTC
     start time, so the greatest name is the newest.
     """
-    newest = {variant_dir.name: latest_run(checkpoints_dir, variant_dir.name, PREDICTIONS_FILE)
-              for variant_dir in sorted(p for p in checkpoints_dir.glob("*") if p.is_dir())}
-    return {variant: run for variant, run in newest.items() if run is not None}
+    runs = {}
+    for run in run_folders(checkpoints_dir, holding=(PREDICTIONS_FILE,)):  # oldest first
+        runs[run.parent.name] = run
+    return runs
 
 
 def load_walk_forward(checkpoints_dir: Path, variant: str) -> pd.DataFrame:

@@ -22,7 +22,13 @@ import pandas as pd
 
 from contract.errors import ArtifactError
 from contract.home import Home
-from contract.runs import METRICS_LOG, PREDICTIONS_FILE, RUN_CONFIG_FILE, SUMMARY_FILE
+from contract.runs import (
+    METRICS_LOG,
+    PREDICTIONS_FILE,
+    RUN_CONFIG_FILE,
+    SUMMARY_FILE,
+    run_folders,
+)
 from features.splits import Fold
 from marketdata.store import BarStore
 from training.checkpoint import save_checkpoint
@@ -67,9 +73,10 @@ def find_run(home: Home, run: str) -> Path:
     for candidate in (Path(run), home.checkpoints_dir / run):
         if (candidate / RUN_CONFIG_FILE).exists():
             return candidate
-    matches = sorted(home.checkpoints_dir.glob(f"*/{run}/{RUN_CONFIG_FILE}"))
+    matches = [found for found in run_folders(home.checkpoints_dir, holding=(RUN_CONFIG_FILE,))
+               if found.name == run]
     if len(matches) == 1:
-        return matches[0].parent
+        return matches[0]
     raise ArtifactError(f"no training run {run!r} under {home.checkpoints_dir}")
 
 
