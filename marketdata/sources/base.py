@@ -146,6 +146,7 @@ def vendor_bars(
     timeframe: str,
     start: pd.Timestamp,
     end: pd.Timestamp,
+    *,
     origin: str,
     session_zone: str,
     calendar: str,

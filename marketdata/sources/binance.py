@@ -79,7 +79,8 @@ class BinanceSource(BarSource):
             since = page[-1][0] + step_ms
         frame = pd.DataFrame(rows, columns=KLINE_FIELDS)
         frame["timestamp"] = pd.to_datetime(frame["timestamp"], unit="ms", utc=True)
-        return vendor_bars(frame, timeframe, start, end, f"binance {symbol}", "UTC", ALWAYS_OPEN)
+        return vendor_bars(frame, timeframe, start, end, origin=f"binance {symbol}",
+                           session_zone="UTC", calendar=ALWAYS_OPEN)
 
     def is_transient(self, error: BaseException) -> bool:
         import ccxt
