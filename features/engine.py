@@ -193,6 +193,7 @@ class StreamingEngine:
         self.seen = np.empty(0, dtype=np.int64)  # bars seen per symbol
         self._last_list: tuple[list[str], np.ndarray] = ([], np.empty(0, dtype=np.int64))
         self._scratch = PROGRAM.new_values(1, 0)  # program values of the last step's width
+        self._views: tuple | None = None  # the step's views of the tables (None: to rebuild)
 
     @property
     def feature_names(self) -> list[str]:
@@ -216,7 +217,11 @@ class StreamingEngine:
         self._link_sectors()
 
     def _link_sectors(self) -> None:
-        """Refresh the context column each slot (and each symbol's sector) reads; -1 if none."""
+        """Refresh the context column each slot (and each symbol's sector) reads; -1 if none.
+
+        Every change that replaces a table (new symbols, new series, a restore) ends here, so
+        the step's views of the tables are dropped here too."""
+        self._views = None
         self.sector_column = np.array(
             [self.contexts.index.get(name, -1) for name in self.sectors], dtype=np.int64)
         self.slot_columns = np.array(
@@ -328,12 +333,14 @@ class StreamingEngine:
     def _live_step(self, new: NewBars) -> StepOutcome:
         if self._scratch.shape[2] != len(new.syms):
             self._scratch = PROGRAM.new_values(1, len(new.syms))
-        symbols = self.symbols
-        memory = step.SymbolMemory(symbols.state, symbols.ring, self.rows, self.seen,
-                                   symbols.last, symbols.last_values)
-        context = step.ContextView(self.slot_columns, self.sector_column, self.contexts.last,
-                                   self.context_values, self.max_age_ns)
-        return step.live_step(STEP_PROGRAM, memory, context, new, self._scratch)
+        if self._views is None:
+            symbols = self.symbols
+            self._views = (
+                step.SymbolMemory(symbols.state, symbols.ring, self.rows, self.seen,
+                                  symbols.last, symbols.last_values),
+                step.ContextView(self.slot_columns, self.sector_column, self.contexts.last,
+                                 self.context_values, self.max_age_ns))
+        return step.live_step(STEP_PROGRAM, *self._views, new, self._scratch)
 
     def _last_rows(self, syms: np.ndarray) -> np.ndarray:
         return self.rows[(self.seen[syms] - 1) % self.window_length, :, syms]

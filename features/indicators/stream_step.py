@@ -111,16 +111,16 @@ def _step(code, params, outputs,  # Program
     calendar(stamps, vals[DAY_OF_WEEK_INPUT, 0], vals[MONTH_INPUT, 0])
     run_program(code, params, state, ring, vals, syms)
     # rows is (window, outputs, symbols): each output's values are copied along symbols
-    result = np.empty((width, outputs.shape[0]))
+    result = np.empty((outputs.shape[0], width))  # written along symbols, returned transposed
     at = np.empty(width, dtype=np.int64)
     for j in range(width):
         at[j] = seen[syms[j]] % rows.shape[0]
     for f in range(outputs.shape[0]):
         for j in range(width):
-            result[j, f] = rows[at[j], f, syms[j]] = vals[outputs[f], 0, j]
+            result[f, j] = rows[at[j], f, syms[j]] = vals[outputs[f], 0, j]
     for j in range(width):
         seen[syms[j]] += 1
         last[syms[j]] = stamps[j]
         for f in range(N_BAR_VALUES):
             last_bars[syms[j], f] = bars[j, f]
-    return STEPPED, 0, result
+    return STEPPED, 0, result.T
