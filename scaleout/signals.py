@@ -2,7 +2,7 @@
 
 Symbols are rows of a Ray dataset, partitioned into batches of ``symbols_per_task``; each batch
 goes to one actor of a pool (`map_batches` with a class), and every actor holds the serving
-predictor (`serving.pipeline.Forecaster` over onnxruntime, one intra-op thread) and calls
+predictor (`serving.forecasting.Forecaster` over onnxruntime, one intra-op thread) and calls
 `serving.batch.symbols_signals`, the function the local run calls: the same features (computed
 from each symbol's whole history, so the kernels are warm), windows, model runs and signal rule.
 The output is a Parquet dataset (a folder, one file per block), rows sorted by symbol and time
@@ -25,7 +25,8 @@ from features.home import resolve_home
 from features.store import BarStore
 from scaleout.cluster import cluster_cpus, connect
 from serving.batch import MARKET_CONTEXT, context_bars, symbol_sectors, symbols_signals
-from serving.pipeline import Forecaster, ServingConfig
+from serving.config import ServingConfig
+from serving.forecasting import Forecaster
 from serving.registry import ModelRegistry
 
 SYMBOLS_PER_TASK = 16  # symbols in one actor call: big enough to fill the model's batches

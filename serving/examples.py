@@ -9,7 +9,7 @@ from typing import Any
 from features.errors import UnknownSymbolError
 from features.home import Home
 from features.store import BarStore
-from serving.pipeline import MIN_BARS
+from serving.forecasting import MIN_BARS
 
 EXAMPLE_SYMBOL = "AAPL"
 

@@ -30,6 +30,7 @@ import os
 import bentoml
 
 from serving import answers
+from serving.config import serving_workers
 from serving.dashboard.app import app as dashboard_app
 from serving.http import RequestGuard, answers_errors
 from serving.schemas import (
@@ -92,7 +93,7 @@ class LiveState:
 
 
 @bentoml.asgi_app(dashboard_app, path="/ui")  # the dashboard and its API: /ui, /ui/api
-@bentoml.service(name="tradecast", workers=answers.serving_workers(), traffic={"timeout": 60},
+@bentoml.service(name="tradecast", workers=serving_workers(), traffic={"timeout": 60},
                  logging=LOGGING)
 class TradecastService:
     live = bentoml.depends(LiveState)

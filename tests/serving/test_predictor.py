@@ -11,9 +11,10 @@ from features.home import Home
 from features.signal_rule import SignalState, combine_horizons, step
 from features.store import BarStore
 from features.windows import WINDOW, model_matrix
+from serving.config import ServingConfig
 from serving.ensemble import combine, validation_weights
 from serving.errors import InputError, UnknownVariantError
-from serving.pipeline import MIN_BARS, Forecaster, ServingConfig, engine_rows, pick_columns
+from serving.forecasting import MIN_BARS, Forecaster, engine_rows, pick_columns
 from serving.predictor import OnnxPredictor
 from serving.registry import ModelRegistry
 
