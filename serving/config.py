@@ -18,6 +18,7 @@ class ServingConfig:
     fsync: bool = True  # fsync the ingest journal on every bar (a crash loses nothing)
     state_dir: Path | None = None  # live state folder; None: <home>/data/state/live
     combined_weights: Mapping[str, float] | None = None  # None: from validation metrics
+    model_lanes: int = 0  # concurrent onnxruntime runs for one batch's windows; 0: one per core
     signal_rule: SignalRuleConfig = field(default_factory=SignalRuleConfig)  # shared rule
 
 
@@ -30,6 +31,7 @@ def config_from_env() -> ServingConfig:
         live_variant=os.environ.get("TRADECAST_LIVE_VARIANT", defaults.live_variant),
         snapshot_every=int(os.environ.get("TRADECAST_SNAPSHOT_EVERY", defaults.snapshot_every)),
         fsync=os.environ.get("TRADECAST_FSYNC", "1") != "0",
+        model_lanes=int(os.environ.get("TRADECAST_MODEL_LANES", defaults.model_lanes)),
         state_dir=Path(os.environ["TRADECAST_STATE_DIR"]) if "TRADECAST_STATE_DIR" in os.environ
         else None,
     )

@@ -11,7 +11,9 @@ results are domain objects (`ForecastResult`); `serving.responses` writes them a
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +43,7 @@ from serving.registry import ModelRegistry
 COMBINED = "combined"
 MIN_BARS = WINDOW + MAX_WARMUP  # bars a prediction from raw bars needs
 BATCH = 256  # windows per onnxruntime call in batch work
+LANE_WINDOWS = 4  # fewest windows worth a run of their own on another core
 ENGINE_COLUMNS = feature_names()  # the streaming engine's row layout
 ENGINE_INDEX = pd.Index(ENGINE_COLUMNS)
 PREDICTION_FIELDS = ("probabilities", "returns", "volatility", "attention")
@@ -80,6 +83,12 @@ class Forecaster:
     def __init__(self, registry: ModelRegistry, config: ServingConfig) -> None:
         self.registry = registry
         self.config = config
+        lanes = config.model_lanes or os.cpu_count() or 1
+        # One intra-op thread per session serves a lone window best (see threads.json), but it
+        # leaves the other cores idle in a batch: the batch's runs go to them concurrently
+        # (onnxruntime releases the GIL; a session may run in several threads at once).
+        self.lanes = ThreadPoolExecutor(lanes, thread_name_prefix="model") if lanes > 1 else None
+        self.lane_count = lanes
 
     def variants(
         self, variant: str, models: Mapping[str, ModelArtifact] | None = None
@@ -145,18 +154,26 @@ class Forecaster:
                 feature_windows(r, artifact.feature_names, e, field)
                 for r, e, field in zip(series, ends, fields, strict=True)
             ])
-            predictor = OnnxPredictor(artifact)
-            parts = [
-                predictor.predict(windows[i : i + BATCH], batch_slice(positions, i))
-                for i in range(0, len(windows), BATCH)
-            ]
-            predictions[name] = concatenate(parts)
+            predictions[name] = self.run_batched(OnnxPredictor(artifact), windows, positions)
         versions = {name: models[name].version for name in chosen}
         horizons = tuple(models[chosen[0]].metadata.get("horizons", (1, 4, 24)))
         if variant != COMBINED:
             return predictions[chosen[0]], versions, horizons
         weights = self.config.combined_weights or validation_weights(models)
         return combine(predictions, weights), versions, horizons
+
+    def run_batched(self, predictor: OnnxPredictor, windows: np.ndarray,
+                    positions: np.ndarray | None) -> Prediction:
+        """The windows in runs of up to BATCH, spread over the lanes (cores) when there are
+        enough of them (LANE_WINDOWS per lane at least); rows in order."""
+        lanes = min(self.lane_count, len(windows) // LANE_WINDOWS) if self.lanes else 1
+        size = max(1, min(BATCH, -(-len(windows) // max(lanes, 1))))
+        def run(start: int) -> Prediction:
+            return predictor.predict(windows[start : start + size],
+                                     batch_slice(positions, start, size))
+
+        starts = range(0, len(windows), size)
+        return concatenate(list(map(run, starts) if lanes <= 1 else self.lanes.map(run, starts)))
 
     def warm_up(self) -> None:
         """One batch and one streamed forecast per variant on a synthetic series, so that the
@@ -258,11 +275,11 @@ def positions_array(inputs: Sequence[SeriesInput]) -> np.ndarray | None:
                      for item in inputs], dtype=np.float32)
 
 
-def batch_slice(positions: np.ndarray | None, start: int) -> np.ndarray | None:
-    """The position rows for the windows from ``start`` (a single row applies to all)."""
+def batch_slice(positions: np.ndarray | None, start: int, size: int) -> np.ndarray | None:
+    """The position rows of the ``size`` windows from ``start`` (a single row applies to all)."""
     if positions is None or len(positions) == 1:
         return positions
-    return positions[start : start + BATCH]
+    return positions[start : start + size]
 
 
 def engine_rows(rows: np.ndarray | pd.DataFrame) -> np.ndarray:
