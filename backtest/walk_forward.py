@@ -16,7 +16,7 @@ import pandas as pd
 
 from backtest.runner import Comparison, compare_runs
 from backtest.simulator import BacktestConfig
-from features.errors import ArtifactError
+from contract.errors import ArtifactError
 from features.signal_rule import SignalRuleConfig, combine_horizons, positions_from_predictions
 
 PREDICTIONS_FILE = "oos_predictions.parquet"

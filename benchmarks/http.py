@@ -174,8 +174,8 @@ def run(
     import httpx
 
     from benchmarks.load import local_server, predict_request
-    from features.home import resolve_home
-    from features.store import BarStore
+    from contract.home import resolve_home
+    from marketdata.store import BarStore
     from serving.config import ServingConfig
     from serving.examples import bar_json
     from serving.forecasting import MIN_BARS, Forecaster

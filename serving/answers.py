@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 from starlette.responses import JSONResponse, Response
 
-from features.errors import TradecastError
-from features.home import resolve_home
+from contract.errors import TradecastError
+from contract.home import resolve_home
 from serving.bodies import bar_series, context_frames, ingest_arrays
 from serving.config import config_from_env
 from serving.dashboard.app import apply_settings, load_settings, open_portfolio

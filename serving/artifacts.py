@@ -17,7 +17,7 @@ from typing import Any
 import onnxruntime as ort
 
 from contract.artifacts import METADATA_FILE, model_file
-from features.errors import ArtifactError
+from contract.errors import ArtifactError
 
 # The model interface shared with training/ (which serving may not import).
 OUTPUT_SHAPES = {

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
+from contract.errors import ArtifactError
 from features.engine import (
     FEATURE_SPECS,
     MAX_WARMUP,
@@ -28,7 +29,6 @@ from features.engine import (
     feature_names,
     feature_rows,
 )
-from features.errors import ArtifactError
 from features.signal_rule import SignalState, combine_horizons, step
 from features.windows import WINDOW
 from serving.artifacts import ModelArtifact

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.errors import ArtifactError
-from features.home import Home
+from contract.errors import ArtifactError
+from contract.home import Home
 from features.splits import Fold
-from features.store import BarStore
+from marketdata.store import BarStore
 from training.checkpoint import save_checkpoint
 from training.config import (
     TrainConfig,

@@ -18,7 +18,7 @@ import torch
 from threadpoolctl import threadpool_limits
 from torch import nn
 
-from features.errors import TradecastError
+from contract.errors import TradecastError
 from features.splits import Fold, walk_forward_splits
 from training.baselines import predict_baselines
 from training.config import TrainConfig

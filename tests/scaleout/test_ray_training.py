@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from features.errors import ArtifactError
-from features.home import resolve_home
-from features.store import BarStore
+from contract.errors import ArtifactError
+from contract.home import resolve_home
+from marketdata.store import BarStore
 from scaleout.tune import load_space
 from tradecast.cli import app
 from training.config import load_profile

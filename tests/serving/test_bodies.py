@@ -7,8 +7,14 @@ from datetime import UTC, datetime, timedelta, timezone
 import pandas as pd
 import pytest
 
-from features.sessions import bar_end
-from serving.bodies import bar_arrays, bar_series, checked_ns, context_frames, ingest_arrays
+from marketdata.sessions import bar_end
+from serving.bodies import (
+    bar_arrays,
+    bar_series,
+    checked_ns,
+    context_frames,
+    ingest_arrays,
+)
 from serving.errors import InputError
 
 START = datetime(2024, 1, 2, tzinfo=UTC)

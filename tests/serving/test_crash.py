@@ -6,8 +6,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from features.home import Home
-from features.store import BarStore
+from contract.home import Home
+from marketdata.store import BarStore
 from serving.config import ServingConfig
 from serving.examples import bar_json
 from serving.forecasting import MIN_BARS, Forecaster

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from features.home import resolve_home
+from contract.home import resolve_home
 from features.labels import HORIZONS
-from features.store import BarStore
+from marketdata.store import BarStore
 from tradecast.cli import app
 from training.config import load_profile
 from training.dataset import load_market

@@ -58,10 +58,10 @@ def start_backtest(
     from backtest.signals import load_bars, read_signals
     from backtest.simulator import BacktestConfig
     from backtest.walk_forward import load_walk_forward, read_predictions, run_walk_forward
-    from features.errors import TradecastError
-    from features.home import resolve_home
+    from contract.errors import TradecastError
+    from contract.home import resolve_home
     from features.signal_rule import SignalRuleConfig
-    from features.universe import load_universe
+    from marketdata.universe import load_universe
 
     if walk_forward == (signals is not None):
         raise TradecastError("give either --signals FILE or --walk-forward")

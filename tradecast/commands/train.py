@@ -44,7 +44,7 @@ def start_train(
     """Train `--variant` (or all four) with `--profile`; prints where each run was written."""
     if context.invoked_subcommand is not None:
         return
-    from features.home import resolve_home
+    from contract.home import resolve_home
 
     if engine is Engine.ray:
         from scaleout.tune import train_from_cli_ray as train_from_cli
@@ -68,7 +68,7 @@ def start_report(
     """Print a run's out-of-sample metrics per fold for the model and every baseline."""
     from rich.console import Console
 
-    from features.home import resolve_home
+    from contract.home import resolve_home
     from training.report import fold_tables
     from training.runs import find_run, read_summary
 
@@ -87,7 +87,7 @@ def start_finetune(
     home: HomeOption = None,
 ) -> None:
     """Continue a run on bars newer than its data; export it only if it is not worse."""
-    from features.home import resolve_home
+    from contract.home import resolve_home
     from training.finetune import finetune
 
     outcome = finetune(resolve_home(home), run, epochs=epochs)
