@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 
 from contract.errors import TradecastError
 from contract.home import resolve_home
+from serving import bodies
 from serving.bodies import bar_series, context_frames, ingest_arrays
 from serving.config import config_from_env
 from serving.dashboard.app import apply_settings, load_settings, open_portfolio
@@ -42,11 +43,12 @@ from serving.schemas import IngestManyRequest, IngestRequest, PredictManyRequest
 
 
 def open_forecaster() -> Forecaster:
-    """The models of the home in TRADECAST_HOME, loaded and warmed up."""
+    """The models of the home in TRADECAST_HOME, loaded, and the request path warmed up."""
     config = config_from_env()
     forecaster = Forecaster(ModelRegistry(resolve_home(None).exported_dir,
                                           config.intra_op_threads), config)
     forecaster.warm_up()
+    bodies.warm_up()
     return forecaster
 
 
