@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -46,8 +46,8 @@ class SignalActor:
                  config: ServingConfig) -> None:
         resolved = resolve_home(home)
         self.store = BarStore(resolved.bars_dir)
-        self.forecaster = Forecaster(
-            ModelRegistry(resolved.exported_dir, intra_op_threads=1), config
+        self.forecaster = Forecaster(  # one CPU per actor: one thread, one model run at a time
+            ModelRegistry(resolved.exported_dir, intra_op_threads=1), replace(config, model_lanes=1)
         )
         self.market = context_bars(self.store, MARKET_CONTEXT)
         self.variant, self.start = variant, start
