@@ -77,6 +77,21 @@ class ForecastResult:
     signal: SignalState  # the signal rule's state after this forecast
 
 
+@dataclass(frozen=True)
+class IngestResult:
+    """What the live state answers for one ingested bar (serving.live.LiveBook)."""
+
+    symbol: str  # the symbol
+    timestamp: pd.Timestamp  # its latest bar's time
+    added: bool  # False: the same bar was already ingested
+    bars: int  # bars ingested for the symbol so far
+    forecast: ForecastResult | None  # the latest forecast; None while warming up
+
+    @property
+    def bars_needed(self) -> int:
+        return max(0, MIN_BARS - self.bars)
+
+
 class Forecaster:
     """Feature windows -> predictions with any loaded variant or all of them combined."""
 

@@ -33,24 +33,11 @@ from features.engine import StreamingEngine, to_ns
 from features.windows import WINDOW
 from policy.signal_rule import SignalState
 from serving.errors import InputError, StaleBarError
-from serving.forecasting import MIN_BARS, Forecaster, ForecastResult
+from serving.forecasting import MIN_BARS, Forecaster, ForecastResult, IngestResult
 from serving.predictor import Prediction
 from serving.responses import forecast_body
 
 PRICE_FIELDS = ("open", "high", "low", "close", "volume")
-
-
-@dataclass(frozen=True)
-class IngestResult:
-    symbol: str  # the symbol
-    timestamp: pd.Timestamp  # its latest bar's time
-    added: bool  # False: the same bar was already ingested
-    bars: int  # bars ingested for the symbol so far
-    forecast: ForecastResult | None  # the latest forecast; None while warming up
-
-    @property
-    def bars_needed(self) -> int:
-        return max(0, MIN_BARS - self.bars)
 
 
 @dataclass
