@@ -21,6 +21,9 @@ import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
 from contract.errors import ArtifactError
+
+# COMBINED asks for every loaded variant, mixed by serving/ensemble.py (never the ensemble variant)
+from contract.model import COMBINED, HORIZONS
 from features.engine import (
     FEATURE_SPECS,
     MAX_WARMUP,
@@ -38,9 +41,6 @@ from serving.errors import InputError
 from serving.predictor import OnnxPredictor, Prediction
 from serving.registry import ModelRegistry
 
-# The name that asks for every loaded variant, combined by serving/ensemble.py. Not "ensemble":
-# that is a model variant of its own (direction, price and risk nets), served like the others.
-COMBINED = "combined"
 MIN_BARS = WINDOW + MAX_WARMUP  # bars a prediction from raw bars needs
 BATCH = 256  # windows per onnxruntime call in batch work
 LANE_WINDOWS = 4  # fewest windows worth a run of their own on another core
@@ -171,7 +171,7 @@ class Forecaster:
             ])
             predictions[name] = self.run_batched(OnnxPredictor(artifact), windows, positions)
         versions = {name: models[name].version for name in chosen}
-        horizons = tuple(models[chosen[0]].metadata.get("horizons", (1, 4, 24)))
+        horizons = tuple(models[chosen[0]].metadata.get("horizons", HORIZONS))
         if variant != COMBINED:
             return predictions[chosen[0]], versions, horizons
         weights = self.config.combined_weights or validation_weights(models)
