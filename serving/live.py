@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from contract.errors import UnknownSymbolError
+from contract.files import write_atomic
 from features.engine import StreamingEngine, to_ns
 from features.windows import WINDOW
 from policy.signal_rule import SignalState
@@ -46,16 +47,6 @@ class SymbolState:
     bars: int = 0  # bars accepted so far
     signal: SignalState = SignalState()  # the signal rule's state
     forecast: ForecastResult | None = None  # the latest forecast, None while warming up
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file, fsync, then rename: a reader never sees half a file."""
-    temporary = path.with_name(path.name + ".tmp")
-    with temporary.open("w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
 
 
 class LiveBook:
