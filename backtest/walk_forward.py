@@ -16,14 +16,12 @@ import pandas as pd
 
 from backtest.runner import Comparison, compare_runs
 from backtest.simulator import BacktestConfig
+from contract.walk_forward import BASELINES as BASELINE_MODELS
+from contract.walk_forward import KEY_COLUMNS, PER_HORIZON, PREDICTIONS_FILE
 from features.errors import ArtifactError
 from features.signal_rule import SignalRuleConfig, combine_horizons, positions_from_predictions
 
-PREDICTIONS_FILE = "oos_predictions.parquet"
-BASELINE_MODELS = ("always_up", "momentum", "linear")
 ENSEMBLE = "ensemble"
-KEY_COLUMNS = ("timestamp", "symbol", "fold", "model")
-PER_HORIZON = ("p_down", "p_flat", "p_up", "ret_pred", "vol_pred")
 
 
 def read_predictions(path: Path) -> pd.DataFrame:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import onnxruntime as ort
 
 from contract.artifacts import METADATA_FILE, model_file
+from features.calibration import Calibration
 from features.errors import ArtifactError
 
 # The model interface shared with training/ (which serving may not import).
@@ -47,6 +49,12 @@ class ModelArtifact:
     @property
     def window(self) -> int:
         return int(self.metadata["window"])
+
+    @cached_property
+    def calibration(self) -> Calibration | None:
+        """The post-hoc calibration training fitted (None: the raw outputs are served)."""
+        saved = self.metadata.get("calibration")
+        return Calibration.from_dict(saved) if saved else None
 
     @property
     def position_dim(self) -> int:

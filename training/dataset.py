@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from contract.walk_forward import LABEL_KINDS
 from features.engine import compute_features, feature_names, model_candidates
 from features.errors import TradecastError
 from features.labels import HORIZONS, make_labels
@@ -28,8 +29,6 @@ from features.universe import load_universe
 from features.windows import SequenceWindows
 from training.config import DataConfig
 from training.losses import MISSING_CLASS
-
-LABEL_KINDS = ("ret", "dir", "vol")
 
 
 @dataclass(frozen=True)

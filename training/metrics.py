@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import spearmanr
 
+from features.calibration import brier_score
+
 LEAK_ACCURACY = 0.6  # 1-bar accuracy above this on daily stocks means a look-ahead bug
 LEAK_IC = 0.2  # 1-bar rank IC above this on daily stocks means a look-ahead bug
 
@@ -81,8 +83,13 @@ def evaluate(
     realised_volatility: np.ndarray,  # (n, H)
     horizons: tuple[int, ...],
     symbols: np.ndarray | None = None,  # (n,) symbol of each row, for per-symbol ICs
+    *,
+    direction: np.ndarray | None = None,  # (n, H) realised classes (negative: unknown)
 ) -> dict[str, float]:
-    """Every metric for every horizon, keyed `<metric>_<horizon>` (e.g. `ic_1`)."""
+    """Every metric for every horizon, keyed `<metric>_<horizon>` (e.g. `ic_1`).
+
+    With the realised `direction` classes, the three-class Brier score `brier_<h>` too.
+    """
     metrics: dict[str, float] = {"rows": float(len(realised_returns))}
     for column, horizon in enumerate(horizons):
         realised = realised_returns[:, column]
@@ -97,6 +104,8 @@ def evaluate(
         metrics[f"volatility_mae_{horizon}"] = mean_abs_error(
             predictions.volatility[:, column], realised_volatility[:, column]
         )
+        if direction is not None:
+            metrics[f"brier_{horizon}"] = brier_score(probabilities, direction[:, column])
     return metrics
 
 

@@ -3,10 +3,14 @@
 run_config.json          variant, mode and the full TrainConfig (a resume reads it back)
 model.safetensors, config.json, features.json   the final model (training.checkpoint)
 metrics.jsonl            one line per epoch (and fold)
-summary.json             spans, validation metrics, baselines, fold table, fit details
+summary.json             spans, validation metrics, baselines, fold table, fit details, and
+                         the exported model's calibration (`calibration`, the last fold's)
 loss_curves.png, folds.png
-oos_predictions.parquet  out-of-sample predictions of every fold, model and baseline
-fold_<year>/             per fold: predictions, metrics and the resumable trainer state
+oos_predictions.parquet  out-of-sample predictions of every fold, model and baseline (the
+                         model's calibrated, as serving would answer)
+fold_<year>/             per fold: predictions.parquet (raw, with the realised labels),
+                         calibration.parquet (the model on training windows, labelled),
+                         metrics.json (with the fold's calibration), the trainer state
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from contract.walk_forward import PREDICTIONS_FILE
+from features.calibration import Calibration
 from features.errors import ArtifactError
 from features.home import Home
 from features.splits import Fold
@@ -38,10 +44,11 @@ from training.metrics import leak_warnings, summarise_folds
 from training.models import VARIANTS
 from training.plots import plot_fold_summary, plot_loss_curves
 from training.walk_forward import (
-    PREDICTIONS_FILE,
     FoldOutcome,
     StartingPoint,
+    calibrated_rows,
     make_folds,
+    raw_name,
     run_fold,
     stitch,
 )
@@ -51,6 +58,7 @@ SUMMARY = "summary.json"
 METRICS_LOG = "metrics.jsonl"
 FOLD_PREDICTIONS = "predictions.parquet"
 FOLD_METRICS = "metrics.json"
+FOLD_CALIBRATION = "calibration.parquet"
 
 
 def new_run_dir(home: Home, variant: str, suffix: str = "") -> Path:
@@ -132,12 +140,33 @@ def train_run(
         fold_frames.append(predictions)
         fold_metrics.append(record)
 
-    stitch(fold_frames).to_parquet(run_dir / PREDICTIONS_FILE, index=False)
+    write_predictions(run_dir, variant, fold_frames, fold_metrics, market.horizons)
     summary = _summary(run_dir, variant, config, walk_forward, market, folds, fold_metrics)
     summary["seconds"] = round(time.perf_counter() - started, 1)
     (run_dir / SUMMARY).write_text(json.dumps(_finite(summary), indent=2) + "\n")
     _plot(run_dir, fold_metrics, market.horizons)
     return run_dir
+
+
+def write_predictions(
+    run_dir: Path,
+    variant: str,
+    fold_frames: list[pd.DataFrame],
+    fold_records: list[dict],
+    horizons: tuple[int, ...],
+) -> None:
+    """`oos_predictions.parquet`: every fold's rows, the model's through its fold's calibration."""
+    calibrated = [
+        calibrated_rows(frame, variant, fold_calibration(record, len(horizons)), horizons)
+        for frame, record in zip(fold_frames, fold_records, strict=True)
+    ]
+    stitch(calibrated).to_parquet(run_dir / PREDICTIONS_FILE, index=False)
+
+
+def fold_calibration(record: dict, horizons: int) -> Calibration:
+    """The calibration a fold record holds (identity for a record written before there was one)."""
+    saved = record.get("calibration")
+    return Calibration.from_dict(saved) if saved else Calibration.identity(horizons)
 
 
 def start_run(
@@ -184,6 +213,7 @@ def train_fold(
     outcome = run_fold(market, fold, variant, config, fold_dir, resume, write_epoch, progress,
                        start_from, walk_forward)
     outcome.predictions.to_parquet(fold_dir / FOLD_PREDICTIONS, index=False)
+    outcome.calibration_frame.to_parquet(fold_dir / FOLD_CALIBRATION, index=False)
     record = _fold_record(outcome)
     (fold_dir / FOLD_METRICS).write_text(json.dumps(record, indent=2) + "\n")
     if not last and not config.walk_forward.keep_fold_checkpoints:
@@ -238,6 +268,7 @@ def _fold_record(outcome: FoldOutcome) -> dict:
             "seconds": round(fit.seconds, 1),
         },
         "metrics": outcome.metrics,
+        "calibration": outcome.calibration.to_dict(),
     }
 
 
@@ -263,11 +294,15 @@ def _summary(run_dir, variant, config, walk_forward, market, folds, fold_metrics
         "validation_span": last["validation_span"],
         "n_features": last["n_features"],
         "metrics": last["metrics"][variant],
-        "baselines": {name: last["metrics"][name] for name in names if name != variant},
+        "baselines": {
+            name: metrics for name, metrics in last["metrics"].items()
+            if name not in (variant, raw_name(variant))
+        },
         "fit": last["fit"],
         "folds": [{k: v for k, v in f.items() if k != "feature_names"} for f in fold_metrics],
         "overall": overall,
         "leak_warnings": leak_warnings(overall[variant]),
+        "calibration": last.get("calibration"),
     }
 
 

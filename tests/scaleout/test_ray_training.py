@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from contract.walk_forward import PREDICTIONS_FILE
 from features.errors import ArtifactError
 from features.home import resolve_home
 from features.store import BarStore
@@ -19,7 +20,6 @@ from tradecast.cli import app
 from training.config import load_profile
 from training.dataset import load_market
 from training.runs import METRICS_LOG, SUMMARY, train_run
-from training.walk_forward import PREDICTIONS_FILE
 
 PROFILE = load_profile("tiny")
 

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from contract.walk_forward import BASELINES, PREDICTIONS_FILE
 from features.home import resolve_home
 from features.labels import HORIZONS
 from features.store import BarStore
@@ -17,7 +18,7 @@ from tradecast.cli import app
 from training.config import load_profile
 from training.dataset import load_market
 from training.runs import train_run
-from training.walk_forward import PREDICTIONS_FILE, make_folds
+from training.walk_forward import make_folds
 
 PROFILE = load_profile("tiny")
 
@@ -62,7 +63,7 @@ def test_every_fold_predicts_its_own_year_for_the_model_and_every_baseline(run_d
         for kind in ("p_down", "p_flat", "p_up", "ret_pred", "vol_pred")
     ]
     assert list(predictions.columns) == expected
-    assert set(predictions["model"]) == {"simplex", "always_up", "momentum", "linear"}
+    assert set(predictions["model"]) == {"simplex", *BASELINES}
     years = predictions.groupby("fold")["timestamp"].agg(lambda t: set(t.dt.year))
     assert years.to_dict() == {0: {2015}, 1: {2016}}
     assert not predictions.duplicated(["model", "symbol", "timestamp"]).any()
@@ -76,7 +77,7 @@ def test_every_fold_predicts_its_own_year_for_the_model_and_every_baseline(run_d
 def test_summary_has_fold_metrics_without_leak_signs_and_plots(run_dir) -> None:
     summary = json.loads((run_dir / "summary.json").read_text())
     assert [fold["validation_year"] for fold in summary["folds"]] == [2015, 2016]
-    assert set(summary["overall"]) == {"simplex", "always_up", "momentum", "linear"}
+    assert set(summary["overall"]) == {"simplex", "simplex (raw)", *BASELINES}
     for fold in summary["folds"]:
         for metrics in fold["metrics"].values():
             assert metrics["accuracy_1"] < 0.6  # a daily 1-bar accuracy above this is a leak
@@ -90,7 +91,7 @@ def test_summary_has_fold_metrics_without_leak_signs_and_plots(run_dir) -> None:
 def test_report_prints_the_fold_table(run_dir, home) -> None:
     result = CliRunner().invoke(app, ["train", "report", run_dir.name, "--home", str(home.root)])
     assert result.exit_code == 0, result.output
-    for name in ("always_up", "momentum", "linear", "simplex", "2015", "2016", "overall"):
+    for name in (*BASELINES, "simplex", "2015", "2016", "overall"):
         assert name in result.output
 
 

@@ -1,0 +1,13 @@
+"""The walk-forward predictions file: its name, its columns and the baselines it holds.
+
+Training's walk-forward writes ``oos_predictions.parquet`` in the run folder; the backtest and
+the walk-forward report read it (docs/interfaces.md, "Walk-forward predictions").
+"""
+
+from __future__ import annotations
+
+PREDICTIONS_FILE = "oos_predictions.parquet"
+KEY_COLUMNS = ("timestamp", "symbol", "fold", "model")
+PER_HORIZON = ("p_down", "p_flat", "p_up", "ret_pred", "vol_pred")  # then _<horizon>
+LABEL_KINDS = ("ret", "dir", "vol")  # realised labels in the fold files: ret_<h>, dir_<h>, ...
+BASELINES = ("always_up", "momentum", "linear", "lightgbm")  # every other model is a variant
