@@ -5,7 +5,7 @@ least its down probability, and a bar whose realised return is exactly zero is l
 accuracy averages the hit rates on up and down bars, so always guessing "up" scores 0.5 however
 often prices rose. The rank IC is the Spearman correlation between predicted and realised
 returns. On daily stocks an accuracy above 0.6 or an IC above 0.2 at one bar is almost surely a
-leak; `LEAK_ACCURACY` and `LEAK_IC` let callers flag it.
+leak; `features.skill.leak_warnings` flags it.
 """
 
 from __future__ import annotations
@@ -17,9 +17,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from features.calibration import brier_score
-
-LEAK_ACCURACY = 0.6  # 1-bar accuracy above this on daily stocks means a look-ahead bug
-LEAK_IC = 0.2  # 1-bar rank IC above this on daily stocks means a look-ahead bug
+from features.skill import direction_scores, leak_warnings  # noqa: F401 (leak_warnings: callers)
 
 
 @dataclass(frozen=True)
@@ -27,21 +25,6 @@ class Predictions:
     probabilities: np.ndarray  # (n, H, 3) down / flat / up probabilities
     returns: np.ndarray  # (n, H) predicted forward returns
     volatility: np.ndarray  # (n, H) predicted forward volatility
-
-
-def direction_scores(
-    p_down: np.ndarray, p_up: np.ndarray, realised: np.ndarray
-) -> tuple[float, float]:
-    """(accuracy, balanced accuracy) of up/down calls against the sign of realised returns."""
-    moved = np.isfinite(realised) & (realised != 0)
-    if not moved.any():
-        return math.nan, math.nan
-    called_up = p_up[moved] >= p_down[moved]
-    went_up = realised[moved] > 0
-    accuracy = float(np.mean(called_up == went_up))
-    hits = called_up == went_up
-    recalls = [hits[went_up == side].mean() for side in (True, False) if (went_up == side).any()]
-    return accuracy, float(np.mean(recalls))
 
 
 def rank_ic(
@@ -134,15 +117,3 @@ def summarise_folds(
             float(ics.mean() / spread * math.sqrt(len(ics))) if spread > 0 else math.nan
         )
     return overall
-
-
-def leak_warnings(metrics: dict[str, float], horizon: int = 1) -> list[str]:
-    """Messages for metrics that daily stock returns cannot honestly reach (a look-ahead bug)."""
-    warnings = []
-    accuracy = metrics.get(f"accuracy_{horizon}", math.nan)
-    ic = metrics.get(f"ic_{horizon}", math.nan)
-    if accuracy > LEAK_ACCURACY:
-        warnings.append(f"{horizon}-bar accuracy {accuracy:.3f} > {LEAK_ACCURACY}: suspect a leak")
-    if ic > LEAK_IC:
-        warnings.append(f"{horizon}-bar rank IC {ic:.3f} > {LEAK_IC}: suspect a leak")
-    return warnings

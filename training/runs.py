@@ -24,7 +24,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from contract.walk_forward import PREDICTIONS_FILE
+from contract.walk_forward import (
+    FOLD_CALIBRATION,
+    FOLD_METRICS,
+    FOLD_PREDICTIONS,
+    FOLD_PREFIX,
+    PREDICTIONS_FILE,
+)
 from features.calibration import Calibration
 from features.errors import ArtifactError
 from features.home import Home
@@ -56,9 +62,6 @@ from training.walk_forward import (
 RUN_CONFIG = "run_config.json"
 SUMMARY = "summary.json"
 METRICS_LOG = "metrics.jsonl"
-FOLD_PREDICTIONS = "predictions.parquet"
-FOLD_METRICS = "metrics.json"
-FOLD_CALIBRATION = "calibration.parquet"
 
 
 def new_run_dir(home: Home, variant: str, suffix: str = "") -> Path:
@@ -127,7 +130,7 @@ def train_run(
 
     fold_frames, fold_metrics = [], []
     for index, fold in enumerate(folds):
-        fold_dir = run_dir / f"fold_{fold.validation_year}"
+        fold_dir = run_dir / f"{FOLD_PREFIX}{fold.validation_year}"
         if resume and (fold_dir / FOLD_METRICS).exists():
             fold_frames.append(pd.read_parquet(fold_dir / FOLD_PREDICTIONS))
             fold_metrics.append(json.loads((fold_dir / FOLD_METRICS).read_text()))
@@ -200,7 +203,7 @@ def train_fold(
     Folds are independent (each model is seeded afresh), so they may run in any order or at
     once: a walk-forward run on Ray runs one per Tune trial.
     """
-    fold_dir = run_dir / f"fold_{fold.validation_year}"
+    fold_dir = run_dir / f"{FOLD_PREFIX}{fold.validation_year}"
 
     def write_epoch(record: dict) -> None:
         with (run_dir / METRICS_LOG).open("a") as handle:
