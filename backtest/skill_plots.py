@@ -54,7 +54,8 @@ def plot_deciles(
         axis.set(title=f"{kind}, {horizon} bars: deciles of the prediction",
                  xlabel="mean predicted", ylabel="mean realised")
         axis.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
+    if axes[0].get_legend_handles_labels()[0]:
+        axes[0].legend(fontsize=7)
     save_figure(figure, path)
 
 

@@ -135,9 +135,9 @@ def fit_calibration(
         v, realised = volatility[:, h], realised_volatility[:, h]
         a, b = _fit_line(v[older], realised[older])
         calibrated = np.maximum(a + b * v[newer], MIN_VOLATILITY)
-        helps = _squared_error(calibrated, realised[newer]) < _squared_error(
+        helps = b > 0 and _squared_error(calibrated, realised[newer]) < _squared_error(
             v[newer], realised[newer]
-        )
+        )  # a falling line would rank calm above stormy: never kept
         a, b = _fit_line(v, realised) if helps else (0.0, 1.0)
         intercept.append(a)
         slope.append(b)

@@ -146,7 +146,7 @@ def train_run(
     write_predictions(run_dir, variant, fold_frames, fold_metrics, market.horizons)
     summary = _summary(run_dir, variant, config, walk_forward, market, folds, fold_metrics)
     summary["seconds"] = round(time.perf_counter() - started, 1)
-    (run_dir / SUMMARY).write_text(json.dumps(_finite(summary), indent=2) + "\n")
+    (run_dir / SUMMARY).write_text(json.dumps(json_safe(summary), indent=2) + "\n")
     _plot(run_dir, fold_metrics, market.horizons)
     return run_dir
 
@@ -277,11 +277,6 @@ def _fold_record(outcome: FoldOutcome) -> dict:
 
 def _summary(run_dir, variant, config, walk_forward, market, folds, fold_metrics) -> dict:
     last = fold_metrics[-1]
-    names = list(last["metrics"])
-    overall = {
-        name: summarise_folds([f["metrics"][name] for f in fold_metrics], market.horizons)
-        for name in names
-    }
     return {
         "variant": variant,
         "run_id": run_dir.name,
@@ -296,6 +291,18 @@ def _summary(run_dir, variant, config, walk_forward, market, folds, fold_metrics
         "training_span": last["training_span"],
         "validation_span": last["validation_span"],
         "n_features": last["n_features"],
+        **fold_summary(variant, fold_metrics, market.horizons),
+    }
+
+
+def fold_summary(variant: str, fold_metrics: list[dict], horizons: tuple[int, ...]) -> dict:
+    """The parts of `summary.json` that come from the fold records (metrics, calibration)."""
+    last = fold_metrics[-1]
+    overall = {
+        name: summarise_folds([f["metrics"][name] for f in fold_metrics], horizons)
+        for name in last["metrics"]
+    }
+    return {
         "metrics": last["metrics"][variant],
         "baselines": {
             name: metrics for name, metrics in last["metrics"].items()
@@ -313,12 +320,12 @@ def _span(start: pd.Timestamp, end: pd.Timestamp) -> dict[str, str]:
     return {"start": start.isoformat(), "end": end.isoformat()}
 
 
-def _finite(value):
+def json_safe(value):
     """JSON has no NaN: undefined metrics (a constant guess has no IC) become null."""
     if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
+        return {key: json_safe(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [_finite(item) for item in value]
+        return [json_safe(item) for item in value]
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value

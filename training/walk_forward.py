@@ -128,12 +128,9 @@ def run_fold(
         labelled_frame(validation, fold.number, name, predictions, market.horizons)
         for name, predictions in everything.items()
     ]
-    calibrated_on = calibration_samples(data, config.walk_forward.calibration_windows)
-    calibration_frame = labelled_frame(
-        data.samples(calibrated_on), fold.number, variant, trainer.predict(calibrated_on),
-        market.horizons,
+    calibration, calibration_frame = fit_fold_calibration(
+        trainer, fold.number, variant, config.walk_forward.calibration_windows
     )
-    calibration = calibration_from_frame(calibration_frame, market.horizons)
     metrics = {name: fold_metrics(predictions, validation, market.horizons)
                for name, predictions in everything.items()}
     metrics[variant] = fold_metrics(
@@ -158,6 +155,20 @@ def fold_metrics(
 ) -> dict[str, float]:
     return evaluate(predictions, samples.returns, samples.volatility, horizons, samples.symbols,
                     direction=samples.direction)
+
+
+def fit_fold_calibration(
+    trainer: Trainer, fold: int, variant: str, windows: int
+) -> tuple[Calibration, pd.DataFrame]:
+    """The trained model's calibration, fitted on `windows` of its fold's training windows.
+
+    Returns it with the labelled predictions it was fitted on (what a refit reads back).
+    """
+    data = trainer.data
+    fitted_on = calibration_samples(data, windows)
+    frame = labelled_frame(data.samples(fitted_on), fold, variant, trainer.predict(fitted_on),
+                           data.market.horizons)
+    return calibration_from_frame(frame, data.market.horizons), frame
 
 
 def calibration_samples(data: FoldData, limit: int) -> np.ndarray:
