@@ -95,21 +95,29 @@ def evaluate(
 def summarise_folds(
     fold_metrics: list[dict[str, float]], horizons: tuple[int, ...]
 ) -> dict[str, float]:
-    """Overall metrics: row-weighted means over folds; ICs as the mean fold IC and its t-stat."""
+    """Overall metrics: row-weighted means over folds; ICs as the mean fold IC and its t-stat.
+
+    Fold records read back from JSON hold None where a metric was undefined (NaN).
+    """
     if not fold_metrics:
         return {}
-    rows = np.array([m["rows"] for m in fold_metrics])
+
+    def column(key: str) -> np.ndarray:
+        return np.array([math.nan if m.get(key) is None else m[key] for m in fold_metrics],
+                        dtype=np.float64)
+
+    rows = column("rows")
     overall: dict[str, float] = {"rows": float(rows.sum()), "folds": float(len(fold_metrics))}
     for key in fold_metrics[0]:
         if key == "rows" or key.startswith("ic"):
             continue
-        values = np.array([m[key] for m in fold_metrics])
+        values = column(key)
         known = np.isfinite(values)
         overall[key] = (
             float(np.average(values[known], weights=rows[known])) if known.any() else math.nan
         )
     for horizon in horizons:
-        ics = np.array([m[f"ic_{horizon}"] for m in fold_metrics])
+        ics = column(f"ic_{horizon}")
         ics = ics[np.isfinite(ics)]
         overall[f"ic_{horizon}"] = float(ics.mean()) if len(ics) else math.nan
         spread = ics.std(ddof=1) if len(ics) > 1 else 0.0

@@ -96,6 +96,22 @@ def start_report(
         console.print(f"walk-forward report: {page}")
 
 
+@app.command("calibrate")
+def start_calibrate(
+    run: Annotated[str, typer.Argument(help="Run id, <variant>/<run-id> or run folder.")],
+    home: HomeOption = None,
+) -> None:
+    """Refit a finished run's calibration from its folds' saved training-window predictions."""
+    from features.home import resolve_home
+    from training.recalibrate import recalibrate_run
+    from training.runs import find_run
+
+    run_dir = find_run(resolve_home(home), run)
+    summary = recalibrate_run(run_dir)
+    typer.echo(f"{run_dir}: calibration refitted on {len(summary['folds'])} fold(s); the "
+               f"exported model's: {summary['calibration']}")
+
+
 @app.command("finetune")
 def start_finetune(
     run: Annotated[str, typer.Argument(help="Run id, <variant>/<run-id> or run folder.")],
