@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.errors import BarDataError, UnknownSymbolError
+from contract.errors import BarDataError, UnknownSymbolError
 
 SIGNAL_COLUMNS = ("timestamp", "symbol", "position")
 CSV_SUFFIXES = (".csv", ".csv.gz")
@@ -101,8 +101,8 @@ def load_bars(
     and/or CSV files (the symbol is the file name up to ``.csv``); without it, ``symbols`` are
     read from the store.
     """
-    from features.csv_import import read_bars_csv
-    from features.store import BarStore
+    from marketdata.csv_import import read_bars_csv
+    from marketdata.store import BarStore
 
     items = [item.strip() for item in bars_spec.split(",")] if bars_spec else list(symbols)
     bars: dict[str, pd.DataFrame] = {}

@@ -15,7 +15,7 @@ Time moves bar by bar over the union of the symbols' bar times. At each bar, in 
 A position of 1 means ``symbol_weight`` of equity (1 / number of symbols unless set). Costs are
 charged on every fill (see :mod:`backtest.costs`); cash earns nothing.
 
-Times are those of :mod:`features.sessions`: a signal at bar t is known at t's end (its
+Times are those of :mod:`marketdata.sessions`: a signal at bar t is known at t's end (its
 ``known_at``: the session close for daily stock bars). Each trade records ``decided_at`` (the
 end of the bar whose close produced the order) and ``filled_at``: the next bar's open
 (``timestamp``) for ``next_open``, its end for ``next_close``; ``filled_at >= decided_at``
@@ -33,8 +33,8 @@ from tqdm import tqdm
 
 from backtest.costs import CostModel
 from backtest.risk import RiskLimits, trading_periods
-from features.errors import TradecastError
-from features.sessions import known_at_ns
+from contract.errors import TradecastError
+from marketdata.sessions import known_at_ns
 
 Fill = Literal["next_open", "next_close"]
 TRADE_COLUMNS = ["timestamp", "symbol", "side", "quantity", "price", "cost", "reason",

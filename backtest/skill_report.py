@@ -30,9 +30,9 @@ from backtest.walk_forward import (
     run_walk_forward,
     with_ensemble,
 )
+from contract.errors import ArtifactError
 from contract.walk_forward import BASELINES, PREDICTIONS_FILE
 from features.bootstrap import LEVEL, RESAMPLES, SHARPE_BLOCK, Interval
-from features.errors import ArtifactError
 from features.signal_rule import SignalRuleConfig
 from features.skill import LEAK_ACCURACY, LEAK_IC
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 from backtest.runner import Comparison, compare_runs
 from backtest.simulator import BacktestConfig
+from contract.errors import ArtifactError
 from contract.walk_forward import BASELINES as BASELINE_MODELS
 from contract.walk_forward import (
     FOLD_METRICS,
@@ -26,7 +27,6 @@ from contract.walk_forward import (
     PER_HORIZON,
     PREDICTIONS_FILE,
 )
-from features.errors import ArtifactError
 from features.signal_rule import SignalRuleConfig, combine_horizons, positions_from_predictions
 
 ENSEMBLE = "ensemble"

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.load import bars_per_prediction, predict_request, read_sample_bars
-from features.errors import ArtifactError
+from contract.errors import ArtifactError
 
 TOLERANCE = 1e-4  # max |difference| to torch's attention
 SUM_TOLERANCE = 1e-5  # max |sum - 1| of a row of weights
@@ -82,7 +82,7 @@ def check_rows(attention: np.ndarray, reference: np.ndarray | None, window: int,
 def run(home: str | os.PathLike[str] | None, out: str | os.PathLike[str],
         server_url: str | None = None, windows_per_symbol: int = 3) -> dict:
     """Check every variant's attention on every path; draw the heat map; return the checks."""
-    from features.home import resolve_home
+    from contract.home import resolve_home
     from serving.registry import load_models
 
     out = Path(out)

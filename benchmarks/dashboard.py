@@ -23,7 +23,7 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from features.home import resolve_home
+from contract.home import resolve_home
 from serving.dashboard.paths import paper_dir
 from serving.dashboard.portfolio import OBSERVATIONS_FILE
 from serving.launch import ServerProcess

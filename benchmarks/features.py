@@ -145,9 +145,9 @@ def run(out: Path | None = None, quick: bool = False) -> dict:
     from rich.console import Console
     from rich.table import Table
 
-    from features.csv_import import read_bars_csv
+    from contract.home import SAMPLE_DATA_DIR
     from features.engine import compute_features
-    from features.home import SAMPLE_DATA_DIR
+    from marketdata.csv_import import read_bars_csv
 
     bars = read_bars_csv(SAMPLE_DATA_DIR / "sp500.csv.gz")
     spy = read_bars_csv(SAMPLE_DATA_DIR / "spy.csv.gz")

@@ -173,8 +173,8 @@ def run(
     import httpx
 
     from benchmarks.load import local_server, predict_request
-    from features.home import resolve_home
-    from features.store import BarStore
+    from contract.home import resolve_home
+    from marketdata.store import BarStore
     from serving.examples import bar_json
     from serving.live import LiveBook
     from serving.pipeline import MIN_BARS, Forecaster, ServingConfig

@@ -211,8 +211,8 @@ def bare_model(home: str | os.PathLike[str] | None, variant: str = "hybrid", run
     capacity it allows: cores / bare p50 requests per second."""
     import numpy as np
 
+    from contract.home import resolve_home
     from features.engine import compute_features
-    from features.home import resolve_home
     from serving.pipeline import Forecaster, ServingConfig
     from serving.registry import ModelRegistry
 
@@ -304,8 +304,8 @@ def role_of(process) -> str:
 
 def read_sample_bars(home: str | os.PathLike[str] | None) -> dict[str, pd.DataFrame]:
     """The real daily bars the users send, from the home's bar store."""
-    from features.home import resolve_home
-    from features.store import BarStore
+    from contract.home import resolve_home
+    from marketdata.store import BarStore
 
     store = BarStore(resolve_home(home).bars_dir)
     return {symbol: store.read(symbol, "1d") for symbol in STREAM_SYMBOLS}

@@ -35,9 +35,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.home import resolve_home
-from features.sample import import_sample
-from features.store import BarStore
+from contract.home import resolve_home
+from marketdata.sample import import_sample
+from marketdata.store import BarStore
 
 TRADING_DAYS = 252  # daily bars per year
 SAMPLE_DAILY = ("AAPL", "GOOG", "INTC", "SPY", "SPX", "IXIC")  # VIX is context, not a symbol

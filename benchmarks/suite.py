@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from benchmarks import report
 from benchmarks.charts import write_charts
-from features.home import resolve_home
+from contract.home import resolve_home
 
 if TYPE_CHECKING:
     from benchmarks.load import LocalServer

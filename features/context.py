@@ -2,7 +2,7 @@
 
 Each market series runs its own small program (:func:`build_context_program`: last return,
 20-bar momentum, level) on its own bars. The join compares **known-at** times
-(:mod:`features.sessions`): a symbol's bar known at ``t`` (its end) sees the values of the
+(:mod:`marketdata.sessions`): a symbol's bar known at ``t`` (its end) sees the values of the
 series' latest bar known at or before ``t``, provided that bar became known at most ``max_age``
 before; otherwise the values are NaN and the ``*_available`` input is 0. Nothing is filled
 forward from a later bar, so VIX before 2014 and SPY before 2008 read as missing.
@@ -20,10 +20,10 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from features.bars import check_bar_times, check_bar_values, check_closes, check_known_at
-from features.errors import BarDataError
+from contract.errors import BarDataError
 from features.indicators import CONTEXT_SLOTS, CONTEXT_VALUES, build_context_program
-from features.sessions import known_at_ns
+from marketdata.bars import check_bar_times, check_bar_values, check_closes, check_known_at
+from marketdata.sessions import known_at_ns
 
 CONTEXT_PROGRAM = build_context_program()
 DEFAULT_MAX_AGE = pd.Timedelta(days=4)  # a Friday bar still counts on Tuesday after a holiday
@@ -100,7 +100,7 @@ def timestamps_ns(bars: pd.DataFrame, origin: str) -> np.ndarray:
 
 
 def bar_times(bars: pd.DataFrame, origin: str) -> tuple[np.ndarray, np.ndarray]:
-    """Open and known-at times (int64 ns), both checked (:func:`features.bars.check_known_at`)."""
+    """Open and known-at times (int64 ns), both checked (:func:`marketdata.bars.check_known_at`)."""
     stamps = timestamps_ns(bars, origin)
     known = known_at_ns(bars, origin)
     check_known_at(stamps, known, lambda i: f"{origin}, row {i}")

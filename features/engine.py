@@ -9,12 +9,12 @@ Both modes run the same compiled program (:mod:`features.indicators`):
 So batch and streaming agree by construction; the tests check it on every sample series.
 
 Features use ``close`` (split-adjusted as vendors deliver it); ``adj_close`` is ignored. Bars
-must pass the one bar validation of :mod:`features.bars` (strictly increasing times, finite
+must pass the one bar validation of :mod:`marketdata.bars` (strictly increasing times, finite
 positive prices, consistent OHLC, volume >= 0); anything else is a :class:`BarDataError` naming
 the row and field. A bar with zero volume is fine (index bars have none).
 
 Time: calendar features read the bar's open (``timestamp``); market context is joined on
-known-at times (``known_at``, see :mod:`features.sessions`), in batch and in streaming alike.
+known-at times (``known_at``, see :mod:`marketdata.sessions`), in batch and in streaming alike.
 """
 
 from __future__ import annotations
@@ -26,8 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-# check_bar_values and BAR_VALUES are imported from here by serving as well: the one rule
-from features.bars import BAR_VALUES, check_bar_values, check_closes
+from contract.errors import BarDataError, UnknownSymbolError
 from features.context import (
     CONTEXT_PROGRAM,
     DEFAULT_MAX_AGE,
@@ -36,11 +35,13 @@ from features.context import (
     batch_context_inputs,
     context_slot,
 )
-from features.errors import BarDataError, UnknownSymbolError
 from features.indicators import CONTEXT_SLOTS, INDICATORS, INPUTS, build_program
 from features.indicators.catalogue import BAR_INPUTS
 from features.indicators.kernels import calendar, live_step
 from features.series_memory import SeriesMemory, ns_array, to_ns
+
+# check_bar_values and BAR_VALUES are imported from here by serving as well: the one rule
+from marketdata.bars import BAR_VALUES, check_bar_values, check_closes
 
 PROGRAM = build_program()
 N_INPUTS = len(INPUTS)  # the program's first nodes, in this order

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
-from features.errors import BarDataError
+from contract.errors import BarDataError
 
 HORIZONS = (1, 4, 24)  # label horizons in bars; the longest fixes the walk-forward embargo
 

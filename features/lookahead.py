@@ -9,7 +9,7 @@ every feature at rows at or before t with the full-series run:
 - **context truncated** / **context perturbed**: the same with the market context series
   (SPY, VIX, ...) cut or perturbed where they became known after bar t did; the as-of join may
   use a context bar known by the end of t, never a later one. "After" compares known-at times
-  (:mod:`features.sessions`), so the checks hold for any mix of timeframes and calendars:
+  (:mod:`marketdata.sessions`), so the checks hold for any mix of timeframes and calendars:
   daily context on minute bars, hourly context on daily bars, crypto against stocks;
 - **selection**: feature selection fitted on the rows up to t gives the same names when every
   later row is replaced by one random vector in every column (which would make all features
@@ -30,13 +30,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.csv_import import read_bars_csv
+from contract.errors import BarDataError
+from contract.home import resolve_home
 from features.engine import compute_features, feature_names
-from features.errors import BarDataError
-from features.home import resolve_home
 from features.selection import DEFAULT_THRESHOLD, select_features
-from features.sessions import known_at_ns
-from features.store import BarStore
+from marketdata.csv_import import read_bars_csv
+from marketdata.sessions import known_at_ns
+from marketdata.store import BarStore
 
 Compute = Callable[[pd.DataFrame, Mapping[str, pd.DataFrame] | None], pd.DataFrame]
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.errors import ArtifactError, TradecastError
+from contract.errors import ArtifactError, TradecastError
 
 DEFAULT_THRESHOLD = 0.8  # |correlation| above which the later of two features is dropped
 MIN_ROWS = 30  # finite training rows a feature (and a pair) needs to be judged

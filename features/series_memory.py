@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.errors import BarDataError
+from contract.errors import BarDataError
 
 
 class SeriesMemory:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from features.errors import TradecastError
+from contract.errors import TradecastError
 
 
 @dataclass(frozen=True)

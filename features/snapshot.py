@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from features.errors import ArtifactError
+from contract.errors import ArtifactError
 
 if TYPE_CHECKING:
     from features.engine import StreamingEngine

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.errors import TradecastError
+from contract.errors import TradecastError
 from features.labels import HORIZONS
 
 

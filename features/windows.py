@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
+from contract.errors import BarDataError, TradecastError
 from features.engine import FEATURE_SPECS
-from features.errors import BarDataError, TradecastError
 
 WINDOW = 60  # bars per model input window
 

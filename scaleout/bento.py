@@ -1,9 +1,10 @@
 """The Bento's Python packages: `serving/requirements.txt`, generated from pyproject.toml's pins.
 
 The image runs the service only, so it gets the distributions that `serving/` and the parts of
-`features/` it imports need (SERVED), at the versions pinned in pyproject.toml: no torch, no
-training, vendor or benchmark packages. `python -m scaleout.bento` rewrites the file; a test
-fails when it is stale or when the service imports a pinned distribution missing from SERVED.
+`features/`, `marketdata/` and `contract/` it imports need (SERVED), at the versions pinned in
+pyproject.toml: no torch, no training, vendor or benchmark packages. `python -m scaleout.bento`
+rewrites the file; a test fails when it is stale or when the service imports a pinned
+distribution missing from SERVED.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import re
 import tomllib
 from pathlib import Path
 
-from features.home import PROJECT_ROOT
+from contract.home import PROJECT_ROOT
 
 PYPROJECT = PROJECT_ROOT / "pyproject.toml"
 REQUIREMENTS = PROJECT_ROOT / "serving" / "requirements.txt"

@@ -6,8 +6,8 @@ import importlib
 import os
 from types import ModuleType
 
-from features.errors import TradecastError
-from features.home import PROJECT_ROOT
+from contract.errors import TradecastError
+from contract.home import PROJECT_ROOT
 
 # What a cluster's workers need of the checkout: the code, not data, weights or the venv.
 UPLOAD_EXCLUDES = [".git", ".venv", "data", "checkpoints", "exported_models", "tests",

@@ -20,9 +20,9 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.dataset as pads
 
-from features.errors import ArtifactError, BarDataError
-from features.home import resolve_home
-from features.store import BarStore
+from contract.errors import ArtifactError, BarDataError
+from contract.home import resolve_home
+from marketdata.store import BarStore
 from scaleout.cluster import cluster_cpus, connect
 from serving.batch import MARKET_CONTEXT, context_bars, symbol_sectors, symbols_signals
 from serving.pipeline import Forecaster, ServingConfig

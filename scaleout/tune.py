@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from features.errors import ArtifactError, TradecastError
-from features.home import CONFIG_DIR, Home
+from contract.errors import ArtifactError, TradecastError
+from contract.home import CONFIG_DIR, Home
 from features.splits import Fold
-from features.store import BarStore
+from marketdata.store import BarStore
 from scaleout.cluster import connect
 from training.config import TrainConfig, apply_overrides, load_profile
 from training.dataset import MarketData, load_market

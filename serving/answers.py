@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 from starlette.responses import JSONResponse, Response
 
-from features.errors import TradecastError
-from features.home import resolve_home
+from contract.errors import TradecastError
+from contract.home import resolve_home
 from serving.bodies import bars_frame, context_frames, ingest_arrays
 from serving.dashboard.app import apply_settings, load_settings, open_portfolio
 from serving.dashboard.paths import paper_dir

@@ -18,8 +18,8 @@ from typing import Any
 import onnxruntime as ort
 
 from contract.artifacts import METADATA_FILE, model_file
+from contract.errors import ArtifactError
 from features.calibration import Calibration
-from features.errors import ArtifactError
 
 # The model interface shared with training/ (which serving may not import).
 OUTPUT_SHAPES = {

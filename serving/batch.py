@@ -18,13 +18,13 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from contract.errors import BarDataError, UnknownSymbolError
+from contract.home import resolve_home
 from features.engine import compute_features
-from features.errors import BarDataError, UnknownSymbolError
-from features.home import resolve_home
 from features.signal_rule import combine_horizons, positions_from_predictions
-from features.store import BarStore
-from features.universe import load_universe
 from features.windows import WINDOW
+from marketdata.store import BarStore
+from marketdata.universe import load_universe
 from serving.pipeline import Forecaster, ServingConfig, engine_rows, pick_columns
 from serving.predictor import Prediction
 from serving.registry import ModelRegistry

@@ -2,13 +2,13 @@
 
 pydantic-core has already checked the shapes and types (`serving.schemas`: strict, unknown
 fields refused, NaN and inf refused); what is left is checked here on whole arrays with the one
-bar validation of `features.bars` (finite prices > 0, volume >= 0, OHLC consistent, times
+bar validation of `marketdata.bars` (finite prices > 0, volume >= 0, OHLC consistent, times
 strictly increasing, known-at times after the open), plus the times' range (1900 to 2200) and
 context closes > 0. A failure is an `InputError` (HTTP 422) naming the bar and field, e.g.
 ``bars[12].low`` or ``requests[3].bars[0].timestamp``.
 
 Every bar and context point also gets the time it became known (``known_at``): the one the
-client states, else its end from the timeframe and calendar (`features.sessions.bar_ends`).
+client states, else its end from the timeframe and calendar (`marketdata.sessions.bar_ends`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from features.bars import (
+from contract.errors import BarDataError
+from marketdata.bars import (
     BAR_VALUES,
     check_bar_times,
     check_bar_values,
@@ -28,8 +29,7 @@ from features.bars import (
     check_closes,
     check_known_at,
 )
-from features.errors import BarDataError
-from features.sessions import DEFAULT_CALENDAR, KNOWN_AT, bar_ends
+from marketdata.sessions import DEFAULT_CALENDAR, KNOWN_AT, bar_ends
 from serving.errors import InputError
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

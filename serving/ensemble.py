@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from features.errors import ArtifactError
+from contract.errors import ArtifactError
 from serving.artifacts import ModelArtifact
 from serving.predictor import Prediction
 

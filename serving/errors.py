@@ -6,7 +6,7 @@ below; anything else is a bug and becomes a 500.
 
 from __future__ import annotations
 
-from features.errors import ArtifactError, BarDataError, TradecastError, UnknownSymbolError
+from contract.errors import ArtifactError, BarDataError, TradecastError, UnknownSymbolError
 
 
 class InputError(BarDataError):

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from features.errors import UnknownSymbolError
-from features.home import Home
-from features.store import BarStore
+from contract.errors import UnknownSymbolError
+from contract.home import Home
+from marketdata.store import BarStore
 from serving.pipeline import MIN_BARS
 
 EXAMPLE_SYMBOL = "AAPL"

@@ -33,7 +33,7 @@ from typing import Any
 import orjson
 from starlette.responses import JSONResponse, Response
 
-from features.errors import TradecastError
+from contract.errors import TradecastError
 from serving.errors import http_status
 
 API_KEY_HEADER = "x-api-key"

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from features.home import PROJECT_ROOT, resolve_home
+from contract.home import PROJECT_ROOT, resolve_home
 from serving.examples import curl_example
 from serving.registry import read_manifest
 

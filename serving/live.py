@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from contract.errors import UnknownSymbolError
 from features.engine import StreamingEngine, to_ns
-from features.errors import UnknownSymbolError
 from features.signal_rule import SignalState
 from features.windows import WINDOW
 from serving.errors import InputError, StaleBarError

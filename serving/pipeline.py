@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
+from contract.errors import ArtifactError
 from features.engine import (
     FEATURE_SPECS,
     MAX_WARMUP,
@@ -25,7 +26,6 @@ from features.engine import (
     compute_features,
     feature_names,
 )
-from features.errors import ArtifactError
 from features.signal_rule import SignalRuleConfig, SignalState, combine_horizons, step
 from features.windows import WINDOW
 from serving.artifacts import ModelArtifact

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from contract.artifacts import MANIFEST_FILE, PRECISIONS, read_threads
-from features.errors import ArtifactError
+from contract.errors import ArtifactError
 from serving.artifacts import ModelArtifact, load_artifact, read_json
 from serving.errors import UnknownVariantError
 

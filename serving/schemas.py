@@ -18,8 +18,8 @@ from typing import Annotated, NotRequired
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
-from features.bars import check_timeframe
-from features.sessions import DEFAULT_CALENDAR, check_calendar
+from marketdata.bars import check_timeframe
+from marketdata.sessions import DEFAULT_CALENDAR, check_calendar
 
 MAX_BARS = 5000  # the longest window of bars one predict request may carry
 MAX_SYMBOLS = 1000  # symbols per `signals`, `ingest_many` or `predict_many` request

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from features.home import SAMPLE_DATA_DIR, Home, resolve_home
+from contract.home import SAMPLE_DATA_DIR, Home, resolve_home
 
 
 @pytest.fixture(scope="session")
@@ -18,8 +18,8 @@ def sample_dir() -> Path:
 @pytest.fixture(scope="session")
 def sample_home(tmp_path_factory: pytest.TempPathFactory) -> Home:
     """A scratch home whose bar store holds the whole bundled sample. Treat it as read-only."""
-    from features.sample import import_sample
-    from features.store import BarStore
+    from marketdata.sample import import_sample
+    from marketdata.store import BarStore
 
     home = resolve_home(tmp_path_factory.mktemp("sample_home"))
     import_sample(BarStore(home.bars_dir))

@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from features.errors import TradecastError
+from contract.errors import TradecastError
 from tradecast.commands import (
     backtest,
     bench,

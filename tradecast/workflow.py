@@ -15,10 +15,10 @@ from contextlib import contextmanager, suppress
 
 import httpx
 
-from features.errors import ArtifactError
-from features.home import Home
-from features.sample import import_sample
-from features.store import BarStore
+from contract.errors import ArtifactError
+from contract.home import Home
+from marketdata.sample import import_sample
+from marketdata.store import BarStore
 
 
 @contextmanager

@@ -16,7 +16,7 @@ from typing import Any
 
 from safetensors.torch import load_file, save_file
 
-from features.errors import ArtifactError
+from contract.errors import ArtifactError
 from training.models import POSITION_DIM, VARIANTS, TradecastModel, build_model
 
 WEIGHTS_FILE = "model.safetensors"

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from features.errors import ArtifactError
-from features.home import CONFIG_DIR
+from contract.errors import ArtifactError
+from contract.home import CONFIG_DIR
 
 PROFILE_DIR = CONFIG_DIR / "train"
 

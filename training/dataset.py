@@ -18,15 +18,15 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from contract.errors import TradecastError
 from contract.walk_forward import LABEL_KINDS
 from features.engine import compute_features, feature_names, model_candidates
-from features.errors import TradecastError
 from features.labels import HORIZONS, make_labels
 from features.selection import select_features
 from features.splits import Fold
-from features.store import BarStore
-from features.universe import load_universe
 from features.windows import SequenceWindows
+from marketdata.store import BarStore
+from marketdata.universe import load_universe
 from training.config import DataConfig
 from training.losses import MISSING_CLASS
 

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from contract.artifacts import MANIFEST_FILE, METADATA_FILE, MODEL_FILE
-from features.errors import ArtifactError
+from contract.errors import ArtifactError
 from training.checkpoint import load_checkpoint
 from training.int8 import ValidationWindows, add_int8_copy, store_windows
 from training.models import OUTPUT_NAMES, POSITION_DIM, WINDOW, TradecastModel, build_model

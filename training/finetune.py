@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.errors import ArtifactError
-from features.home import Home
-from features.store import BarStore
+from contract.errors import ArtifactError
+from contract.home import Home
+from marketdata.store import BarStore
 from training.checkpoint import WEIGHTS_FILE, load_checkpoint
 from training.config import TrainConfig
 from training.dataset import load_market, prepare_fold

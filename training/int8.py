@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from contract.artifacts import INT8_MODEL_FILE, MODEL_FILE
-from features.errors import TradecastError
+from contract.errors import TradecastError
 from training.onnx_tools import write_int8
 
 MAX_WINDOWS = 512  # validation windows the drift is measured on (the latest ones)
@@ -40,7 +40,7 @@ class ValidationWindows:
 def store_windows(bars_dir: Path, feature_names: list[str], summary: dict[str, Any],
                   horizons: tuple[int, ...], limit: int = MAX_WINDOWS) -> ValidationWindows | None:
     """The latest validation windows of the sample universe in ``bars_dir``; None without bars."""
-    from features.store import BarStore
+    from marketdata.store import BarStore
     from training.config import DataConfig
     from training.dataset import load_market
 

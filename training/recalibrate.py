@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from contract.errors import ArtifactError
 from contract.walk_forward import FOLD_CALIBRATION, FOLD_METRICS, FOLD_PREDICTIONS, FOLD_PREFIX
 from features.calibration import apply_calibration
-from features.errors import ArtifactError
 from training.metrics import Predictions, evaluate
 from training.runs import SUMMARY, fold_summary, json_safe, read_run_config, read_summary
 from training.runs import write_predictions as write_run_predictions

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from contract.errors import ArtifactError
+from contract.home import Home
 from contract.walk_forward import (
     FOLD_CALIBRATION,
     FOLD_METRICS,
@@ -32,10 +34,8 @@ from contract.walk_forward import (
     PREDICTIONS_FILE,
 )
 from features.calibration import Calibration
-from features.errors import ArtifactError
-from features.home import Home
 from features.splits import Fold
-from features.store import BarStore
+from marketdata.store import BarStore
 from training.checkpoint import save_checkpoint
 from training.config import (
     TrainConfig,

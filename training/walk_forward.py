@@ -23,9 +23,9 @@ import torch
 from threadpoolctl import threadpool_limits
 from torch import nn
 
+from contract.errors import ArtifactError, TradecastError
 from contract.walk_forward import LABEL_KINDS
 from features.calibration import Calibration, apply_calibration, fit_calibration
-from features.errors import ArtifactError, TradecastError
 from features.splits import Fold, held_out_symbol_splits, walk_forward_splits
 from training.baselines import predict_baselines
 from training.config import TrainConfig

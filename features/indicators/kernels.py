@@ -25,7 +25,7 @@ import math
 import numpy as np
 from numba import njit
 
-from features.bars import bar_ok
+from marketdata.bars import bar_ok
 
 # Operation codes. Inputs are filled by the caller; constants and element-wise operations keep
 # no memory; the rest own state slots and ring rows.
@@ -320,7 +320,7 @@ def live_step(code, params, state, ring, outputs, vals, syms, stamps, known, bar
 
     Checks every bar first and changes nothing unless all pass; returns ``(problem, j, result)``:
     problem 0: all stepped, ``rows`` (symbols, outputs) are their new feature rows; 1: bar ``j``
-    breaks the bar rule (:func:`features.bars.bar_ok`); 2: bar ``j`` is older than its symbol's
+    breaks the bar rule (:func:`marketdata.bars.bar_ok`); 2: bar ``j`` is older than its symbol's
     last bar; 3: bar ``j`` has its time (the caller handles repeats and conflicts).
     ``stamps`` are the bars' open times (calendar, order), ``known`` their known-at times.
     ``vals`` is scratch room for the program's values, (nodes, 1, symbols), reused between

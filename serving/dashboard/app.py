@@ -21,8 +21,8 @@ from fastapi import Depends, FastAPI, Header, Query
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, StreamingResponse
 
-from features.errors import TradecastError
-from features.home import Home, resolve_home
+from contract.errors import TradecastError
+from contract.home import Home, resolve_home
 from serving.dashboard import homefiles
 from serving.dashboard.events import metrics_events
 from serving.dashboard.forecast import forecast_at, model_rows

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from features.errors import UnknownSymbolError
-from features.home import Home
-from features.store import BarStore
+from contract.errors import UnknownSymbolError
+from contract.home import Home
+from marketdata.store import BarStore
 from serving.dashboard.homefiles import utc_time
 from serving.dashboard.paths import checked_name
 from serving.dashboard.portfolio import unix_seconds

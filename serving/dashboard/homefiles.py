@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.errors import UnknownSymbolError
-from features.home import Home
-from features.quality import check_store
-from features.store import BarStore
+from contract.errors import UnknownSymbolError
+from contract.home import Home
+from marketdata.quality import check_store
+from marketdata.store import BarStore
 from serving.dashboard.paths import backtests_dir, checked_name, child
 from serving.dashboard.portfolio import downsample, unix_seconds
 from serving.errors import InputError

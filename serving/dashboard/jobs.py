@@ -22,8 +22,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from features.errors import UnknownSymbolError
-from features.home import PROJECT_ROOT, Home
+from contract.errors import UnknownSymbolError
+from contract.home import PROJECT_ROOT, Home
 from serving.dashboard.paths import backtests_dir, child, jobs_dir
 from serving.live import write_atomic
 

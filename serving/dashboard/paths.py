@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from features.errors import UnknownSymbolError
-from features.home import PROJECT_ROOT, Home
+from contract.errors import UnknownSymbolError
+from contract.home import PROJECT_ROOT, Home
 from serving.errors import InputError
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,80}$")

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from features.home import CONFIG_DIR
+from contract.home import CONFIG_DIR
 from serving.dashboard.jobs import JobCommand
 
 # the four model variants (training.models.VARIANTS; serving may not import training)

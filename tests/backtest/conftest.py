@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from features.home import Home
-from features.store import BarStore
+from contract.home import Home
+from marketdata.store import BarStore
 
 SAMPLE_STOCKS = ("AAPL", "GOOG", "INTC", "SPY")
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from features.errors import BarDataError, TradecastError
+from contract.errors import BarDataError, TradecastError
 from tests.backtest.helpers import make_signals
 from tradecast.cli import app
 

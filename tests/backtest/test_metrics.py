@@ -10,7 +10,7 @@ import pytest
 from backtest import metrics
 from backtest.signals import validate_signals
 from backtest.simulator import BacktestConfig, simulate
-from features.csv_import import read_bars_csv
+from marketdata.csv_import import read_bars_csv
 from tests.backtest.helpers import make_signals
 
 

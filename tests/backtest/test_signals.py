@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from backtest.signals import load_bars, read_signals, validate_signals
-from features.errors import BarDataError, TradecastError, UnknownSymbolError
+from contract.errors import BarDataError, TradecastError, UnknownSymbolError
 from tests.backtest.helpers import make_bars, make_signals
 
 

@@ -11,7 +11,7 @@ from backtest.risk import RiskLimits
 from backtest.runner import truncate_at_end_dates
 from backtest.signals import validate_signals
 from backtest.simulator import BacktestConfig, simulate
-from features.errors import BarDataError
+from contract.errors import BarDataError
 from tests.backtest.helpers import make_bars, make_signals
 
 CAPITAL = 1_000_000.0
@@ -154,7 +154,7 @@ def test_a_signal_that_peeks_one_bar_ahead_beats_the_same_signal_lagged(sample_b
 @pytest.mark.parametrize(("fill", "calendar"), [("next_open", "XNYS"), ("next_close", "XNYS"),
                                                 ("next_open", "24/7")])
 def test_fills_come_no_earlier_than_the_next_bar_after_the_signal_was_known(fill, calendar):
-    from features.sessions import with_known_at
+    from marketdata.sessions import with_known_at
 
     bars = make_bars([10.0, 11.0, 12.0, 11.0, 10.0, 12.0, 13.0, 12.0])
     bars = {"X": with_known_at(bars, "1d", calendar)}

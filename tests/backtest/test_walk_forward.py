@@ -21,8 +21,8 @@ from backtest.walk_forward import (
     signals_from_predictions,
     with_ensemble,
 )
-from features.errors import ArtifactError
-from features.home import Home, resolve_home
+from contract.errors import ArtifactError
+from contract.home import Home, resolve_home
 from features.labels import make_labels
 from features.signal_rule import SignalRuleConfig
 from tradecast.cli import app

@@ -20,7 +20,7 @@ from benchmarks.attention import check_rows
 from benchmarks.locust_stats import p99_drift
 from benchmarks.report import SECTIONS
 from benchmarks.suite import PARTS
-from features.home import Home, resolve_home
+from contract.home import Home, resolve_home
 
 ATTENTION_CHECKS = {"torch": {"shape", "non-negative", "sums to 1"},
                     "onnx": {"shape", "non-negative", "sums to 1", "equals torch"},

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from features.store import BarStore
+from marketdata.store import BarStore
 from tradecast.cli import main
 
 GOOD = (

@@ -7,7 +7,7 @@ import re
 import subprocess
 import sys
 
-from features.home import PROJECT_ROOT
+from contract.home import PROJECT_ROOT
 from serving.launch import free_port
 from training.models import VARIANTS
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from features.home import PROJECT_ROOT, Home, resolve_home
-from features.store import BarStore
+from contract.home import PROJECT_ROOT, Home, resolve_home
+from marketdata.store import BarStore
 from serving.examples import bar_json
 from serving.launch import ServerProcess
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 import serving.dashboard.app as dashboard
-from features.home import Home
+from contract.home import Home
 from serving.dashboard.jobs import process_alive
 
 from .conftest import API_KEY, LIVE_BARS, LIVE_SYMBOLS

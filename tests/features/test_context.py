@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from contract.errors import BarDataError
+from contract.home import SAMPLE_DATA_DIR
 from features.context import DEFAULT_MAX_AGE
-from features.csv_import import read_bars_csv
 from features.engine import StreamingEngine, compute_features
-from features.errors import BarDataError
-from features.home import SAMPLE_DATA_DIR
+from marketdata.csv_import import read_bars_csv
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.csv_import import read_bars_csv
+from contract.errors import BarDataError, UnknownSymbolError
+from contract.home import SAMPLE_DATA_DIR
 from features.engine import (
     BAR_VALUES,
     FEATURE_SPECS,
@@ -14,9 +15,8 @@ from features.engine import (
     compute_features,
     feature_names,
 )
-from features.errors import BarDataError, UnknownSymbolError
-from features.home import SAMPLE_DATA_DIR
 from features.indicators.kernels import calendar
+from marketdata.csv_import import read_bars_csv
 
 SYMBOLS = {"AAPL": "aapl.csv.gz", "GOOG": "goog.csv.gz", "INTC": "intc.csv.gz",
            "SPY": "spy.csv.gz"}

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.csv_import import read_bars_csv
+from contract.errors import BarDataError
+from contract.home import SAMPLE_DATA_DIR
 from features.engine import (
     FEATURE_SPECS,
     MAX_WARMUP,
@@ -23,9 +24,8 @@ from features.engine import (
     feature_names,
     stream_features,
 )
-from features.errors import BarDataError
-from features.home import SAMPLE_DATA_DIR
 from features.indicators.program import Graph
+from marketdata.csv_import import read_bars_csv
 
 SERIES = sorted(path.name for path in SAMPLE_DATA_DIR.glob("*.csv.gz"))
 DAILY_CONTEXT = {"SPY": "spy.csv.gz", "QQQ": "nasdaq.csv.gz", "VIX": "vix.csv.gz",

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.csv_import import read_bars_csv
+from contract.errors import BarDataError
 from features.engine import StreamingEngine, compute_features, stream_features
-from features.errors import BarDataError
-from features.sessions import ALWAYS_OPEN, bar_ends, known_at_ns, with_known_at
+from marketdata.csv_import import read_bars_csv
+from marketdata.sessions import ALWAYS_OPEN, bar_ends, known_at_ns, with_known_at
 
 
 def utc(text: str) -> pd.Timestamp:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from features.engine import compute_features, stream_features
 from features.lookahead import check_lookahead
-from features.sessions import ALWAYS_OPEN, exchange_calendar, with_known_at
+from marketdata.sessions import ALWAYS_OPEN, exchange_calendar, with_known_at
 
 # (timeframe, calendar) kinds: daily equities, daily crypto, hourly and minute bars
 KINDS = [("1d", "XNYS"), ("1d", ALWAYS_OPEN), ("1h", ALWAYS_OPEN), ("1min", "XNYS"),

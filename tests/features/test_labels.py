@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.csv_import import read_bars_csv
-from features.errors import BarDataError
+from contract.errors import BarDataError
 from features.labels import DOWN, FLAT, HORIZONS, UP, label_names, make_labels
+from marketdata.csv_import import read_bars_csv
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from features.csv_import import read_bars_csv
+from contract.errors import BarDataError
 from features.engine import compute_features
-from features.errors import BarDataError
 from features.lookahead import check_lookahead
+from marketdata.csv_import import read_bars_csv
 from tradecast.cli import app
 
 CHECKS = {"bars truncated", "bars perturbed", "context truncated", "context perturbed", "selection"}
@@ -91,7 +91,7 @@ def test_cli_prints_the_report(sample_dir, tmp_path):
 
 
 def test_cli_checks_minute_bars_against_daily_context(sample_dir, tmp_path):
-    from features.csv_import import read_bars_csv
+    from marketdata.csv_import import read_bars_csv
     from tests.features.test_known_at import daily_from
 
     minutes = sample_dir / "sp500_1min_2019-11.csv.gz"

@@ -25,9 +25,9 @@ import pytest
 import ta
 import talib
 
-from features.csv_import import read_bars_csv
+from contract.home import SAMPLE_DATA_DIR
 from features.engine import FEATURE_SPECS, compute_features
-from features.home import SAMPLE_DATA_DIR
+from marketdata.csv_import import read_bars_csv
 
 SERIES = sorted(path.name for path in SAMPLE_DATA_DIR.glob("*.csv.gz"))
 RELATIVE = 1e-6

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.csv_import import read_bars_csv
+from contract.errors import ArtifactError, TradecastError
 from features.engine import compute_features, feature_names
-from features.errors import ArtifactError, TradecastError
 from features.selection import load_selection, save_selection, select_features
+from marketdata.csv_import import read_bars_csv
 
 THRESHOLD = 0.8
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from features.errors import TradecastError
+from contract.errors import TradecastError
 from features.signal_rule import (
     SignalRuleConfig,
     SignalState,

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.csv_import import read_bars_csv
+from contract.errors import ArtifactError, BarDataError
+from contract.home import SAMPLE_DATA_DIR
 from features.engine import StreamingEngine, compute_features, feature_names
-from features.errors import ArtifactError, BarDataError
-from features.home import SAMPLE_DATA_DIR
+from marketdata.csv_import import read_bars_csv
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from features.csv_import import read_bars_csv
-from features.errors import TradecastError
+from contract.errors import TradecastError
 from features.splits import walk_forward_splits
+from marketdata.csv_import import read_bars_csv
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.csv_import import read_bars_csv
+from contract.errors import TradecastError
 from features.engine import FEATURE_SPECS, compute_features, feature_names
-from features.errors import TradecastError
 from features.labels import make_labels
 from features.windows import WINDOW, SequenceWindows, gap_before, model_matrix
+from marketdata.csv_import import read_bars_csv
 
 SYMBOLS = ("aapl", "goog", "intc")
 

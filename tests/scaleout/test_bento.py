@@ -15,8 +15,8 @@ import psutil
 import pytest
 import yaml
 
-from features.home import PROJECT_ROOT, Home
-from features.store import BarStore
+from contract.home import PROJECT_ROOT, Home
+from marketdata.store import BarStore
 from scaleout.bento import SERVED, normalise, pinned_dependencies, serving_requirements
 from serving.examples import bar_json
 from serving.launch import ServerProcess, free_port
@@ -68,9 +68,11 @@ def test_the_bento_holds_the_service_code_and_nothing_else(bento_dir: Path) -> N
     files = [p.relative_to(bento_dir / "src").as_posix()
              for p in (bento_dir / "src").rglob("*") if p.is_file()]
     assert "serving/service.py" in files and "features/engine.py" in files
+    assert "marketdata/bars.py" in files and "marketdata/sources/base.py" not in files
     tops = {name.split("/")[0] for name in files}
     # No tests, data or training; the dashboard only as its build (dashboard/dist), if made.
-    assert tops <= {"serving", "features", "contract", "dashboard", "bentofile.yaml"}, tops
+    allowed = {"serving", "features", "marketdata", "contract", "dashboard", "bentofile.yaml"}
+    assert tops <= allowed, tops
     assert all(n.startswith("dashboard/dist/") for n in files if n.startswith("dashboard/"))
     assert not [n for n in files if n.endswith((".onnx", ".safetensors", ".parquet"))]
     assert not [n for n in files if "node_modules" in n or "__pycache__" in n]

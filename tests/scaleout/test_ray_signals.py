@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from typer.testing import CliRunner
 
-from features.home import Home
+from contract.home import Home
 from serving.batch import generate_signals
 from tests.serving.helpers import make_home
 from tradecast.cli import app

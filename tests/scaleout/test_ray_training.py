@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from contract.errors import ArtifactError
+from contract.home import resolve_home
 from contract.walk_forward import PREDICTIONS_FILE
-from features.errors import ArtifactError
-from features.home import resolve_home
-from features.store import BarStore
+from marketdata.store import BarStore
 from scaleout.tune import load_space
 from tradecast.cli import app
 from training.config import load_profile

@@ -9,8 +9,8 @@ import httpx
 import pandas as pd
 import pytest
 
-from features.home import Home
-from features.store import BarStore
+from contract.home import Home
+from marketdata.store import BarStore
 from serving.launch import ServerProcess as Server
 
 from .helpers import API_KEY, make_home

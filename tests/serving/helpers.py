@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from features.home import Home, resolve_home
+from contract.home import Home, resolve_home
 
 API_KEY = "test-key-5f1c"  # the session server's TRADECAST_API_KEY
 

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 from typer.testing import CliRunner
 
-from features.home import Home
+from contract.home import Home
 from features.signal_rule import combine_horizons, positions_from_predictions
-from features.store import BarStore
+from marketdata.store import BarStore
 from serving.batch import MARKET_CONTEXT, context_bars
 from serving.pipeline import Forecaster, ServingConfig
 from serving.registry import ModelRegistry

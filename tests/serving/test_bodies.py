@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pandas as pd
 import pytest
 
-from features.sessions import bar_end
+from marketdata.sessions import bar_end
 from serving.bodies import bar_arrays, bars_frame, checked_ns, context_frames, ingest_arrays
 from serving.errors import InputError
 

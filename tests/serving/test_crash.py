@@ -6,8 +6,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from features.home import Home
-from features.store import BarStore
+from contract.home import Home
+from marketdata.store import BarStore
 from serving.examples import bar_json
 from serving.launch import ServerProcess as Server
 from serving.live import LiveBook

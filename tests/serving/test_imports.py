@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from features.home import PROJECT_ROOT
+from contract.home import PROJECT_ROOT
 
 
 def test_serving_imports_no_torch_and_no_training() -> None:

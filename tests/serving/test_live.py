@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from contract.home import Home
 from features.engine import compute_features
-from features.home import Home
 from features.signal_rule import combine_horizons, positions_from_predictions
 from serving.errors import StaleBarError
 from serving.examples import bar_json

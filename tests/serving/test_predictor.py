@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from contract.home import Home
 from features.engine import compute_features
-from features.home import Home
 from features.signal_rule import SignalState, combine_horizons, step
-from features.store import BarStore
 from features.windows import WINDOW, model_matrix
+from marketdata.store import BarStore
 from serving.ensemble import combine, validation_weights
 from serving.errors import InputError, UnknownVariantError
 from serving.pipeline import MIN_BARS, Forecaster, ServingConfig, engine_rows, pick_columns

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from features.errors import ArtifactError
-from features.home import Home
+from contract.errors import ArtifactError
+from contract.home import Home
 from serving.artifacts import sha256_of
 from serving.registry import ModelRegistry, read_manifest
 

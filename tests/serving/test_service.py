@@ -13,9 +13,9 @@ import numpy as np
 import psutil
 import pytest
 
+from contract.home import Home
 from features.engine import compute_features
-from features.home import Home
-from features.store import BarStore
+from marketdata.store import BarStore
 from serving.examples import bar_json
 from serving.launch import ServerProcess as Server
 from serving.pipeline import MIN_BARS, Forecaster, ServingConfig, forecast_dict

@@ -11,7 +11,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from features.sessions import ALWAYS_OPEN, exchange_calendar
+from marketdata.sessions import ALWAYS_OPEN, exchange_calendar
 from serving.examples import bar_json
 from serving.pipeline import MIN_BARS
 

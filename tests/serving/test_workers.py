@@ -10,10 +10,10 @@ import numpy as np
 import psutil
 import pytest
 
+from contract.home import Home
 from features.engine import to_ns
-from features.home import Home
-from features.sessions import DEFAULT_CALENDAR, bar_ends
-from features.store import BarStore
+from marketdata.sessions import DEFAULT_CALENDAR, bar_ends
+from marketdata.store import BarStore
 from serving.examples import bar_json
 from serving.launch import ServerProcess as Server
 from serving.live import LiveBook

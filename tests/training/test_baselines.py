@@ -11,7 +11,7 @@ import pytest
 from scipy.stats import ttest_1samp
 from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
-from features.store import BarStore
+from marketdata.store import BarStore
 from training.baselines import gradient_boosting, predict_baselines
 from training.config import load_profile
 from training.dataset import load_market, prepare_fold

@@ -17,7 +17,7 @@ from features.calibration import (
     scale_temperature,
 )
 from features.labels import HORIZONS
-from features.store import BarStore
+from marketdata.store import BarStore
 from training.config import load_profile
 from training.dataset import load_market, prepare_fold
 from training.loop import Trainer
@@ -105,7 +105,7 @@ def test_calibration_sees_training_windows_only(fold_trainer) -> None:
 
 
 def test_refitting_a_run_reproduces_its_calibration_and_predictions(sample_home, tmp_path) -> None:
-    from features.home import resolve_home
+    from contract.home import resolve_home
 
     home = resolve_home(tmp_path / "home")
     shutil.copytree(sample_home.bars_dir, home.bars_dir)

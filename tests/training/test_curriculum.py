@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from features.errors import ArtifactError
+from contract.errors import ArtifactError
 from training.config import CurriculumConfig, LossConfig, apply_overrides, load_profile
 from training.curriculum import task_weights
 

@@ -12,7 +12,7 @@ import pytest
 from features.engine import FEATURE_SPECS, model_candidates
 from features.labels import make_labels
 from features.selection import select_features
-from features.store import BarStore
+from marketdata.store import BarStore
 from training.config import load_profile
 from training.dataset import load_market, prepare_fold
 from training.walk_forward import make_folds

@@ -11,7 +11,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from features.errors import ArtifactError
+from contract.errors import ArtifactError
 from training import export
 from training.checkpoint import save_checkpoint
 from training.export import (

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from features.errors import ArtifactError
-from features.home import resolve_home
-from features.store import BarStore
+from contract.errors import ArtifactError
+from contract.home import resolve_home
+from marketdata.store import BarStore
 from training.config import load_profile
 from training.finetune import DECISION_FILE, finetune
 from training.runs import read_summary, train_run

@@ -12,7 +12,7 @@ import onnx
 import pytest
 
 from contract.artifacts import INT8_MODEL_FILE, THREADS_FILE, read_threads
-from features.errors import ArtifactError
+from contract.errors import ArtifactError
 from serving.registry import ModelRegistry
 from training.export import sha256_of, torch_threads
 from training.int8 import ValidationWindows, add_int8_copy, store_windows

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from features.store import BarStore
+from marketdata.store import BarStore
 from training.config import apply_overrides, load_profile
 from training.dataset import load_market, prepare_fold
 from training.loop import Trainer

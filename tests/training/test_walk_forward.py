@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from contract.home import resolve_home
 from contract.walk_forward import BASELINES, PREDICTIONS_FILE
-from features.home import resolve_home
 from features.labels import HORIZONS
-from features.store import BarStore
+from marketdata.store import BarStore
 from tradecast.cli import app
 from training.config import apply_overrides, load_profile
 from training.dataset import load_market

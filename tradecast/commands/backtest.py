@@ -59,10 +59,10 @@ def start_backtest(
     from backtest.simulator import BacktestConfig
     from backtest.skill_report import walk_forward_report
     from backtest.walk_forward import find_walk_forward_runs, load_walk_forward, read_predictions
-    from features.errors import TradecastError
-    from features.home import resolve_home
+    from contract.errors import TradecastError
+    from contract.home import resolve_home
     from features.signal_rule import SignalRuleConfig
-    from features.universe import load_universe
+    from marketdata.universe import load_universe
 
     if walk_forward == (signals is not None):
         raise TradecastError("give either --signals FILE or --walk-forward")

@@ -118,7 +118,7 @@ def start_threads(
 ) -> None:
     """1 vs 2 onnxruntime threads per exported variant; writes exported_models/threads.json."""
     from benchmarks import threads
-    from features.home import resolve_home
+    from contract.home import resolve_home
 
     chosen = tuple(v.strip() for v in variants.split(",") if v.strip()) if variants else None
     result = threads.run(resolve_home(home).exported_dir, chosen, budget_s=budget,

@@ -33,11 +33,11 @@ def start_import(
     """Import CSV files into the bar store; a bad file changes nothing."""
     from tqdm import tqdm
 
-    from features.csv_import import read_bars_csv, symbol_from_path
-    from features.errors import BarDataError
-    from features.home import resolve_home
-    from features.sessions import calendar_for
-    from features.store import BarStore
+    from contract.errors import BarDataError
+    from contract.home import resolve_home
+    from marketdata.csv_import import read_bars_csv, symbol_from_path
+    from marketdata.sessions import calendar_for
+    from marketdata.store import BarStore
 
     if symbol and len(paths) > 1:
         raise BarDataError("--symbol names one file's bars; give one PATH or leave --symbol out")
@@ -53,9 +53,9 @@ def start_import(
 @app.command("import-sample")
 def start_import_sample(home: HomeOption = None) -> None:
     """Import the bundled sample (data/sample/): AAPL, GOOG, INTC, SPY, SPX, IXIC, VIX."""
-    from features.home import resolve_home
-    from features.sample import import_sample
-    from features.store import BarStore
+    from contract.home import resolve_home
+    from marketdata.sample import import_sample
+    from marketdata.store import BarStore
 
     resolved = resolve_home(home)
     added = import_sample(BarStore(resolved.bars_dir), progress=True)
@@ -81,12 +81,12 @@ def start_fetch(
     home: HomeOption = None,
 ) -> None:
     """Download bars after the last stored one and append them to the store."""
-    from features.bars import check_timeframe, parse_utc
-    from features.errors import BarDataError
-    from features.home import resolve_home
-    from features.sources import download, make_source
-    from features.store import BarStore
-    from features.universe import load_universe
+    from contract.errors import BarDataError
+    from contract.home import resolve_home
+    from marketdata.bars import check_timeframe, parse_utc
+    from marketdata.sources import download, make_source
+    from marketdata.store import BarStore
+    from marketdata.universe import load_universe
 
     if (symbols is None) == (universe is None):
         raise BarDataError("give either --symbols or --universe")
@@ -115,8 +115,8 @@ def start_list(home: HomeOption = None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from features.home import resolve_home
-    from features.store import BarStore
+    from contract.home import resolve_home
+    from marketdata.store import BarStore
 
     store = BarStore(resolve_home(home).bars_dir)
     summary = store.summary()
@@ -140,9 +140,9 @@ def start_check(
     home: HomeOption = None,
 ) -> None:
     """Check stored bars against the trading calendar and for bad values; exit 1 on errors."""
-    from features.home import resolve_home
-    from features.quality import check_store
-    from features.store import BarStore
+    from contract.home import resolve_home
+    from marketdata.quality import check_store
+    from marketdata.store import BarStore
 
     reports = check_store(BarStore(resolve_home(home).bars_dir), symbols, timeframe)
     typer.echo("\n\n".join(report.text() for report in reports))

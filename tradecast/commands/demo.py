@@ -19,7 +19,7 @@ def start_demo(
 ) -> None:
     """Import the sample, train the quick profile if no model is exported, export, serve and
     print a working example request."""
-    from features.home import resolve_home
+    from contract.home import resolve_home
     from tradecast.workflow import run_demo
 
     run_demo(resolve_home(home), port, profile, keep_serving, say=typer.echo)

@@ -30,8 +30,8 @@ def start_export(
     home: HomeOption = None,
 ) -> None:
     """Export model variants to ONNX, check them against PyTorch, update the manifest."""
-    from features.errors import ArtifactError
-    from features.home import resolve_home
+    from contract.errors import ArtifactError
+    from contract.home import resolve_home
     from training.export import export_variant
     from training.models import VARIANTS
 

@@ -51,8 +51,8 @@ def start_compute(
     home: HomeOption = None,
 ) -> None:
     """Features of one series: a timestamp column and one column per feature."""
+    from contract.errors import TradecastError
     from features.engine import compute_features, stream_features
-    from features.errors import TradecastError
     from features.lookahead import read_context, read_series
 
     if mode not in ("batch", "stream"):

@@ -49,7 +49,7 @@ def start_train(
     """Train `--variant` (or all four) with `--profile`; prints where each run was written."""
     if context.invoked_subcommand is not None:
         return
-    from features.home import resolve_home
+    from contract.home import resolve_home
 
     if engine is Engine.ray:
         from scaleout.tune import train_from_cli_ray as train_from_cli
@@ -79,7 +79,7 @@ def start_report(
     from rich.console import Console
 
     from backtest.skill_report import report_run
-    from features.home import resolve_home
+    from contract.home import resolve_home
     from training.report import fold_tables
     from training.runs import find_run, read_summary
 
@@ -102,7 +102,7 @@ def start_calibrate(
     home: HomeOption = None,
 ) -> None:
     """Refit a finished run's calibration from its folds' saved training-window predictions."""
-    from features.home import resolve_home
+    from contract.home import resolve_home
     from training.recalibrate import recalibrate_run
     from training.runs import find_run
 
@@ -119,7 +119,7 @@ def start_finetune(
     home: HomeOption = None,
 ) -> None:
     """Continue a run on bars newer than its data; export it only if it is not worse."""
-    from features.home import resolve_home
+    from contract.home import resolve_home
     from training.finetune import finetune
 
     outcome = finetune(resolve_home(home), run, epochs=epochs)

@@ -15,7 +15,7 @@ def start_tune(
     home: HomeOption = None,
 ) -> None:
     """Train every point of the search space (one Ray Tune trial each); print them, best first."""
-    from features.home import resolve_home
+    from contract.home import resolve_home
     from scaleout.tune import load_space, sweep
 
     resolved = resolve_home(home)

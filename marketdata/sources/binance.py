@@ -13,9 +13,9 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
-from features.bars import TIMEFRAMES, check_timeframe
-from features.sessions import ALWAYS_OPEN
-from features.sources.base import BarSource, RetryConfig, register, vendor_bars
+from marketdata.bars import TIMEFRAMES, check_timeframe
+from marketdata.sessions import ALWAYS_OPEN
+from marketdata.sources.base import BarSource, RetryConfig, register, vendor_bars
 
 TIMEFRAMES_CCXT = {"1min": "1m", "5min": "5m", "15min": "15m", "1h": "1h", "1d": "1d"}
 KLINE_FIELDS = ["timestamp", "open", "high", "low", "close", "volume"]  # ccxt's row order

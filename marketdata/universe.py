@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from features.errors import BarDataError, UnknownSymbolError
-from features.home import CONFIG_DIR
+from contract.errors import BarDataError, UnknownSymbolError
+from contract.home import CONFIG_DIR
 
 UNIVERSE_DIR = CONFIG_DIR / "universes"
 

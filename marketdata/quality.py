@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from features.bars import PRICE_COLUMNS, TIMEFRAMES
-from features.errors import UnknownSymbolError
-from features.sessions import ALWAYS_OPEN, CALENDAR_START_YEAR, calendar_for, exchange_calendar
-from features.store import BarStore
+from contract.errors import UnknownSymbolError
+from marketdata.bars import PRICE_COLUMNS, TIMEFRAMES
+from marketdata.sessions import ALWAYS_OPEN, CALENDAR_START_YEAR, calendar_for, exchange_calendar
+from marketdata.store import BarStore
 
 ERROR, WARNING, NOTE = "error", "warning", "note"
 

@@ -9,9 +9,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from features.csv_import import read_bars_csv
-from features.errors import BarDataError, UnknownSymbolError
-from features.store import BarStore
+from contract.errors import BarDataError, UnknownSymbolError
+from marketdata.csv_import import read_bars_csv
+from marketdata.store import BarStore
 
 
 @pytest.fixture(scope="module")

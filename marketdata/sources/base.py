@@ -1,7 +1,7 @@
 """What every data source shares: the interface, the registry, retries and the bar conversion.
 
-A source turns (symbol, timeframe, start, end) into a bar frame (see :mod:`features.bars`) with
-``start <= timestamp < end`` and every bar's ``known_at`` (:mod:`features.sessions`).
+A source turns (symbol, timeframe, start, end) into a bar frame (see :mod:`marketdata.bars`) with
+``start <= timestamp < end`` and every bar's ``known_at`` (:mod:`marketdata.sessions`).
 
 Stamp conventions (every vendor stamps a bar at its **open**; tradecast keeps that as
 ``timestamp`` and adds the end as ``known_at``):
@@ -12,11 +12,11 @@ Stamp conventions (every vendor stamps a bar at its **open**; tradecast keeps th
 - **yfinance**: the index is the open in the exchange's zone; daily bars at local midnight are
   moved to their date and end at the XNYS close (``24/7`` for pairs); intraday at open + length;
 - **Binance**: kline open times in UTC ms; daily klines cover 00:00-24:00 UTC (``24/7``);
-- **CSV** (:mod:`features.csv_import`): the open, or the session date for daily bars; a
+- **CSV** (:mod:`marketdata.csv_import`): the open, or the session date for daily bars; a
   ``known_at`` column, when present, states the end.
 
 Vendor clients are imported inside the sources' methods, so that importing
-:mod:`features.sources` stays cheap and a missing vendor package only hurts its source.
+:mod:`marketdata.sources` stays cheap and a missing vendor package only hurts its source.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ from typing import Any, ClassVar, TypeVar
 import pandas as pd
 import tenacity
 
-from features.bars import check_timeframe, empty_bars, validate_bars
-from features.errors import SourceError
-from features.sessions import with_known_at
+from contract.errors import SourceError
+from marketdata.bars import check_timeframe, empty_bars, validate_bars
+from marketdata.sessions import with_known_at
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from features.csv_import import read_bars_csv
-from features.home import SAMPLE_DATA_DIR
-from features.store import BarStore
+from contract.home import SAMPLE_DATA_DIR
+from marketdata.csv_import import read_bars_csv
+from marketdata.store import BarStore
 
 # (symbol, timeframe) -> file in data/sample/
 SAMPLE_FILES: dict[tuple[str, str], str] = {

@@ -26,8 +26,8 @@ import functools
 import numpy as np
 import pandas as pd
 
-from features.bars import TIMEFRAMES, check_timeframe
-from features.errors import BarDataError
+from contract.errors import BarDataError
+from marketdata.bars import TIMEFRAMES, check_timeframe
 
 ALWAYS_OPEN = "24/7"  # the calendar of crypto: daily bars are UTC days
 DEFAULT_CALENDAR = "XNYS"  # the calendar of a symbol that says nothing else (US stocks, indices)

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.csv_import import read_bars_csv
-from features.quality import QualityConfig, check_bars
+from marketdata.csv_import import read_bars_csv
+from marketdata.quality import QualityConfig, check_bars
 
 
 @pytest.fixture(scope="module")

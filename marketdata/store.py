@@ -7,8 +7,8 @@ and the file is replaced atomically (a temporary file in the same folder, then `
 so a crash mid-write leaves the old file whole and a write that adds nothing touches nothing.
 One writer per file at a time; readers never see a half-written file.
 
-Every stored bar has its ``known_at`` time (:mod:`features.sessions`): the one it came with,
-else from the timeframe and the symbol's calendar (:func:`features.sessions.calendar_for`);
+Every stored bar has its ``known_at`` time (:mod:`marketdata.sessions`): the one it came with,
+else from the timeframe and the symbol's calendar (:func:`marketdata.sessions.calendar_for`);
 a file written before known-at times existed gets them the same way when read.
 """
 
@@ -23,9 +23,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from features.bars import PRICE_COLUMNS, check_timeframe, parse_utc, validate_bars
-from features.errors import BarDataError, UnknownSymbolError
-from features.sessions import calendar_for, with_known_at
+from contract.errors import BarDataError, UnknownSymbolError
+from marketdata.bars import PRICE_COLUMNS, check_timeframe, parse_utc, validate_bars
+from marketdata.sessions import calendar_for, with_known_at
 
 SUFFIX = ".parquet"
 
@@ -46,7 +46,7 @@ class BarStore:
               calendar: str | None = None) -> int:
         """Merge ``bars`` into the store and return how many new bars were added.
 
-        ``calendar`` (default: :func:`~features.sessions.calendar_for` the symbol) dates the
+        ``calendar`` (default: :func:`~marketdata.sessions.calendar_for` the symbol) dates the
         ends of bars that come without ``known_at``."""
         path = self.path(symbol, timeframe)
         if bars.empty:  # a vendor with nothing new to say

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.csv_import import read_bars_csv
-from features.errors import BarDataError
+from contract.errors import BarDataError
+from marketdata.csv_import import read_bars_csv
 
 # file -> (bars, first timestamp, last timestamp, has adj_close); from data/sample/README.md
 SAMPLE = {

@@ -13,9 +13,9 @@ from typing import Any
 
 import pandas as pd
 
-from features.bars import check_timeframe
-from features.sessions import calendar_for
-from features.sources.base import BarSource, RetryConfig, register, vendor_bars
+from marketdata.bars import check_timeframe
+from marketdata.sessions import calendar_for
+from marketdata.sources.base import BarSource, RetryConfig, register, vendor_bars
 
 # tradecast symbol -> Yahoo ticker, where they differ beyond "/" -> "-" (BTC/USD -> BTC-USD)
 YAHOO_TICKERS = {"VIX": "^VIX", "SPX": "^GSPC", "IXIC": "^IXIC", "NDX": "^NDX", "DJI": "^DJI"}

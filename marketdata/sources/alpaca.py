@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from features.errors import SourceError
-from features.sessions import calendar_for
-from features.sources.base import BarSource, RetryConfig, register, vendor_bars
+from contract.errors import SourceError
+from marketdata.sessions import calendar_for
+from marketdata.sources.base import BarSource, RetryConfig, register, vendor_bars
 
 KEY_ID_VARIABLE = "APCA_API_KEY_ID"
 SECRET_KEY_VARIABLE = "APCA_API_SECRET_KEY"

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from features.errors import BarDataError, UnknownSymbolError
-from features.universe import SECTOR_ETFS, load_universe, universe_names
+from contract.errors import BarDataError, UnknownSymbolError
+from marketdata.universe import SECTOR_ETFS, load_universe, universe_names
 
 CONTEXT = ["SPY", "QQQ", "VIX", *SECTOR_ETFS]
 

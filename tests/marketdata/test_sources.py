@@ -22,14 +22,14 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
-from features.bars import BAR_COLUMNS
-from features.csv_import import read_bars_csv
-from features.errors import SourceError
-from features.sources import RetryConfig, download, make_source
-from features.sources.alpaca import AlpacaConfig
-from features.sources.binance import BinanceConfig
-from features.sources.yfinance_source import YFinanceConfig, yahoo_ticker
-from features.store import BarStore
+from contract.errors import SourceError
+from marketdata.bars import BAR_COLUMNS
+from marketdata.csv_import import read_bars_csv
+from marketdata.sources import RetryConfig, download, make_source
+from marketdata.sources.alpaca import AlpacaConfig
+from marketdata.sources.binance import BinanceConfig
+from marketdata.sources.yfinance_source import YFinanceConfig, yahoo_ticker
+from marketdata.store import BarStore
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "vendors"
 FAST_RETRY = RetryConfig(attempts=3, first_wait_s=0.001, max_wait_s=0.01)

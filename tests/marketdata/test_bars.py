@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.bars import BAR_COLUMNS, validate_bars
-from features.errors import BarDataError
+from contract.errors import BarDataError
+from marketdata.bars import BAR_COLUMNS, validate_bars
 
 
 def make_bars(n: int = 5, start: str = "2020-01-02") -> pd.DataFrame:

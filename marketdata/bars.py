@@ -8,7 +8,7 @@ A bar frame is a :class:`pandas.DataFrame` with the columns
 - ``open``, ``high``, ``low``, ``close``, ``volume``: float64; prices are split-adjusted as the
   vendors deliver them (features use ``close``);
 - ``known_at`` (optional): ``datetime64[ns, UTC]``, when the bar became known, its end (see
-  :mod:`features.sessions` for the rules and for frames that lack it);
+  :mod:`marketdata.sessions` for the rules and for frames that lack it);
 - ``adj_close`` (only when the vendor has it): float64, close adjusted for dividends too; NaN
   where unknown;
 
@@ -21,7 +21,7 @@ directly) and on frames by :func:`validate_bars`:
 - times strictly increasing; ``known_at`` strictly increasing and after ``timestamp``.
 
 Each failure is a :class:`BarDataError` naming the row and the field. Bars that are odd but
-usable (a zero volume, a gap) are kept; :mod:`features.quality` reports them.
+usable (a zero volume, a gap) are kept; :mod:`marketdata.quality` reports them.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
-from features.errors import BarDataError
+from contract.errors import BarDataError
 
 Fail = Callable[[object, str], BarDataError]  # makes the error for a row label and a problem
 Where = Callable[[int], str]  # names row i in a message ("bars[3]", "AAPL.csv, line 5")

@@ -11,11 +11,11 @@ from collections.abc import Iterable
 import pandas as pd
 from tqdm import tqdm
 
-from features.bars import TIMEFRAMES, check_timeframe
-from features.errors import UnknownSymbolError
-from features.sources import alpaca, binance, yfinance_source  # noqa: F401  (fills SOURCES)
-from features.sources.base import SOURCES, BarSource, RetryConfig, make_source, register
-from features.store import BarStore
+from contract.errors import UnknownSymbolError
+from marketdata.bars import TIMEFRAMES, check_timeframe
+from marketdata.sources import alpaca, binance, yfinance_source  # noqa: F401  (fills SOURCES)
+from marketdata.sources.base import SOURCES, BarSource, RetryConfig, make_source, register
+from marketdata.store import BarStore
 
 __all__ = ["SOURCES", "BarSource", "RetryConfig", "download", "make_source", "register"]
 

@@ -17,7 +17,7 @@ What the importer understands (all seen in ``data/sample/``):
 - an open or close a little outside the day's [low, high] (at most ``ohlc_tolerance``, 1% by
   default: an auction print the vendor left out of the range, as in two of Yahoo's SPY days)
   widens the range to include it; anything further off, or a low above the high, is refused;
-- every bar gets its ``known_at`` time (:mod:`features.sessions`): the file's ``known_at``
+- every bar gets its ``known_at`` time (:mod:`marketdata.sessions`): the file's ``known_at``
   column if it has one, else from the timeframe (stated, or read off the rows: dates only is
   ``1d``, else the smallest step between bars) and the trading ``calendar``.
 
@@ -31,9 +31,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.bars import TIMEFRAMES, validate_bars
-from features.errors import BarDataError
-from features.sessions import DEFAULT_CALENDAR, with_known_at
+from contract.errors import BarDataError
+from marketdata.bars import TIMEFRAMES, validate_bars
+from marketdata.sessions import DEFAULT_CALENDAR, with_known_at
 
 # Lower-cased CSV headers that mean one of our columns.
 COLUMN_ALIASES = {
@@ -55,7 +55,7 @@ OHLC_TOLERANCE = 0.01  # how far outside [low, high] an open or close is taken a
 def read_bars_csv(path: str | Path, timezone: str = "America/New_York", *,
                   timeframe: str | None = None, calendar: str = DEFAULT_CALENDAR,
                   ohlc_tolerance: float = OHLC_TOLERANCE) -> pd.DataFrame:
-    """Read one CSV file of bars and return a validated bar frame (see :mod:`features.bars`)
+    """Read one CSV file of bars and return a validated bar frame (see :mod:`marketdata.bars`)
     with ``known_at`` times.
 
     ``timezone`` says where naive intraday times were recorded; dates without a time ignore it.
