@@ -146,7 +146,8 @@ def _header(predictions: pd.DataFrame, runs: Mapping[str, Path], horizons) -> li
     lines += [
         "",
         f"Intervals are {LEVEL:.0%} stationary block-bootstrap intervals ({RESAMPLES} resamples; "
-        f"mean block {SHARPE_BLOCK} bars for daily returns, max(2h, 10) bars for h-bar ICs). "
+        f"mean block {SHARPE_BLOCK} bars for daily returns, max(2h, 10) bars for h-bar ICs; "
+        "an IC's t is its estimate over the bootstrap standard error). "
         "A model whose interval covers zero is "
         f"**{NO_EDGE}** (Sharpe) or **{IC_NO_EDGE}** (IC).",
         "",
@@ -168,7 +169,7 @@ def _leak_section(skills: Mapping[str, ModelSkill]) -> list[str]:
 def _skill_section(skills: Mapping[str, ModelSkill], horizons) -> list[str]:
     slash = " / ".join(map(str, horizons))
     header = (f"| model | bal. acc {slash} | acc {slash} | Brier {slash} | "
-              + " | ".join(f"rank IC {h} [interval]" for h in horizons) + " |")
+              + " | ".join(f"rank IC {h} (t) [interval]" for h in horizons) + " |")
     lines = ["## Prediction quality", "", header,
              "|" + " --- |" * (4 + len(horizons))]
     for name, s in skills.items():
@@ -177,7 +178,7 @@ def _skill_section(skills: Mapping[str, ModelSkill], horizons) -> list[str]:
             _joined(s.metrics, "balanced_accuracy", horizons, "{:.3f}"),
             _joined(s.metrics, "accuracy", horizons, "{:.3f}"),
             _joined(s.metrics, "brier", horizons, "{:.3f}"),
-            *(_interval_cell(s.ic[h], "{:.3f}") for h in horizons),
+            *(_interval_cell(s.ic[h], "{:.3f}", with_t=True) for h in horizons),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     zero = [name for name, s in skills.items()
@@ -252,13 +253,14 @@ def _joined(metrics: Mapping[str, float], name: str, horizons, form: str) -> str
     return " / ".join(_number(metrics.get(f"{name}_{h}"), form) for h in horizons)
 
 
-def _interval_cell(interval: Interval, form: str) -> str:
+def _interval_cell(interval: Interval, form: str, with_t: bool = False) -> str:
     if not math.isfinite(interval.estimate):
         return "–"
     if not math.isfinite(interval.low):
         return _number(interval.estimate, form)
     mark = "" if interval.covers_zero else " **≠ 0**"
-    return (f"{_number(interval.estimate, form)} [{_number(interval.low, form)}, "
+    t = f" ({interval.t:.1f})" if with_t and math.isfinite(interval.t) else ""
+    return (f"{_number(interval.estimate, form)}{t} [{_number(interval.low, form)}, "
             f"{_number(interval.high, form)}]{mark}")
 
 

@@ -27,6 +27,12 @@ class Interval:
     low: float  # lower end of the percentile interval
     high: float  # upper end
     level: float  # coverage (0.95)
+    error: float = math.nan  # standard deviation of the resampled statistic (standard error)
+
+    @property
+    def t(self) -> float:
+        """estimate / bootstrap standard error: a t-statistic that respects the blocks."""
+        return self.estimate / self.error if self.error > 0 else math.nan
 
     @property
     def covers_zero(self) -> bool:
@@ -34,7 +40,7 @@ class Interval:
         return not (self.low > 0 or self.high < 0)
 
     def to_dict(self) -> dict[str, float | bool]:
-        return {"estimate": self.estimate, "low": self.low, "high": self.high,
+        return {"estimate": self.estimate, "low": self.low, "high": self.high, "t": self.t,
                 "level": self.level, "covers_zero": self.covers_zero}
 
 
@@ -61,7 +67,7 @@ def percentile_interval(
         return Interval(estimate, math.nan, math.nan, level)
     tail = (1.0 - level) / 2.0
     low, high = np.quantile(finite, [tail, 1.0 - tail])
-    return Interval(float(estimate), float(low), float(high), level)
+    return Interval(float(estimate), float(low), float(high), level, float(finite.std(ddof=1)))
 
 
 def sharpe_difference(
