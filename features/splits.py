@@ -95,20 +95,28 @@ def walk_forward_splits(
             train_mask &= years >= year - train_years
         if not train_mask.any():
             continue
-        train_mask.flags.writeable = validation_mask.flags.writeable = False  # a frozen fold
-        folds.append(
-            Fold(
-                number=len(folds),
-                validation_year=year,
-                train_start=stamps[train_mask].min(),
-                train_end=stamps[train_mask].max(),
-                validation_start=stamps[validation_mask].min(),
-                validation_end=stamps[validation_mask].max(),
-                train_mask=train_mask,
-                validation_mask=validation_mask,
-            )
-        )
+        folds.append(_fold(len(folds), year, stamps, train_mask, validation_mask))
     return folds
+
+
+def _fold(
+    number: int,
+    year: int,
+    stamps: pd.DatetimeIndex,
+    train_mask: np.ndarray,
+    validation_mask: np.ndarray,
+) -> Fold:
+    train_mask.flags.writeable = validation_mask.flags.writeable = False  # a frozen fold
+    return Fold(
+        number=number,
+        validation_year=year,
+        train_start=stamps[train_mask].min(),
+        train_end=stamps[train_mask].max(),
+        validation_start=stamps[validation_mask].min(),
+        validation_end=stamps[validation_mask].max(),
+        train_mask=train_mask,
+        validation_mask=validation_mask,
+    )
 
 
 def held_out_symbol_splits(
@@ -134,19 +142,9 @@ def held_out_symbol_splits(
     folds = []
     for fold in walk_forward_splits(timestamps, symbols, **yearly):
         train_mask, validation_mask = fold.train_mask & ~held, fold.validation_mask & held
-        if not train_mask.any() or not validation_mask.any():
-            continue
-        train_mask.flags.writeable = validation_mask.flags.writeable = False
-        folds.append(Fold(
-            number=len(folds),
-            validation_year=fold.validation_year,
-            train_start=stamps[train_mask].min(),
-            train_end=stamps[train_mask].max(),
-            validation_start=stamps[validation_mask].min(),
-            validation_end=stamps[validation_mask].max(),
-            train_mask=train_mask,
-            validation_mask=validation_mask,
-        ))
+        if train_mask.any() and validation_mask.any():
+            folds.append(_fold(len(folds), fold.validation_year, stamps, train_mask,
+                               validation_mask))
     return folds
 
 

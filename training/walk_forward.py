@@ -125,7 +125,8 @@ def run_fold(
             data.samples(data.train), validation, seed=config.optim.seed, threads=threads or 0
         ))
     frames = [
-        labelled_frame(validation, fold.number, name, predictions, market.horizons)
+        predictions_frame(validation, fold.number, name, predictions, market.horizons,
+                          labelled=True)
         for name, predictions in everything.items()
     ]
     calibration, calibration_frame = fit_fold_calibration(
@@ -166,8 +167,8 @@ def fit_fold_calibration(
     """
     data = trainer.data
     fitted_on = calibration_samples(data, windows)
-    frame = labelled_frame(data.samples(fitted_on), fold, variant, trainer.predict(fitted_on),
-                           data.market.horizons)
+    frame = predictions_frame(data.samples(fitted_on), fold, variant,
+                              trainer.predict(fitted_on), data.market.horizons, labelled=True)
     return calibration_from_frame(frame, data.market.horizons), frame
 
 
@@ -273,8 +274,11 @@ def predictions_frame(
     model: str,
     predictions: Predictions,
     horizons: tuple[int, ...],
+    *,
+    labelled: bool = False,
 ) -> pd.DataFrame:
-    """Rows in the `oos_predictions.parquet` format (docs/interfaces.md)."""
+    """Rows in the `oos_predictions.parquet` format (docs/interfaces.md); `labelled` adds the
+    realised labels `ret_<h>`, `dir_<h>`, `vol_<h>` (the fold files' format)."""
     columns: dict[str, object] = {
         "timestamp": samples.timestamps,
         "symbol": samples.symbols.astype(str),
@@ -288,23 +292,12 @@ def predictions_frame(
         columns[f"p_up_{horizon}"] = probabilities[:, 2]
         columns[f"ret_pred_{horizon}"] = predictions.returns[:, column]
         columns[f"vol_pred_{horizon}"] = predictions.volatility[:, column]
+    if labelled:
+        realised = {"ret": samples.returns, "dir": samples.direction, "vol": samples.volatility}
+        for kind in LABEL_KINDS:
+            for column, horizon in enumerate(horizons):
+                columns[f"{kind}_{horizon}"] = realised[kind][:, column]
     return pd.DataFrame(columns)
-
-
-def labelled_frame(
-    samples: Samples,
-    fold: int,
-    model: str,
-    predictions: Predictions,
-    horizons: tuple[int, ...],
-) -> pd.DataFrame:
-    """`predictions_frame` rows plus the realised labels `ret_<h>`, `dir_<h>`, `vol_<h>`."""
-    frame = predictions_frame(samples, fold, model, predictions, horizons)
-    realised = {"ret": samples.returns, "dir": samples.direction, "vol": samples.volatility}
-    for kind in LABEL_KINDS:
-        for column, h in enumerate(horizons):
-            frame[f"{kind}_{h}"] = realised[kind][:, column]
-    return frame
 
 
 def stitch(frames: list[pd.DataFrame]) -> pd.DataFrame:
