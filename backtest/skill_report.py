@@ -184,8 +184,8 @@ def _skill_section(skills: Mapping[str, ModelSkill], horizons) -> list[str]:
     zero = [name for name, s in skills.items()
             if all(s.ic[h].covers_zero for h in horizons)]
     lines += ["", f"Rank IC {IC_NO_EDGE} at every horizon: {', '.join(zero) or 'none'}.", "",
-              "Brier score: three classes (down / flat / up), 0 is perfect, always-up scores "
-              "about 1.1; reliability of P(up) per horizon:", ""]
+              "Brier score: three classes (down / flat / up), 0 is perfect; a certain call "
+              "(always-up, momentum) scores about 1. Reliability of P(up) per horizon:", ""]
     lines += [" ".join(f"![reliability {h}](reliability_{h}.png)" for h in horizons), "",
               "Predicted against realised, by decile of the prediction (a forecast worth its "
               "numbers climbs the diagonal):", "",
