@@ -12,8 +12,8 @@ without HTTP:
   ``validate`` (bars checked and framed over numpy), ``features``, ``model`` (the variant's
   onnxruntime run with its window picking), ``response`` (the answer's JSON bytes); and the bare
   onnxruntime call on the same windows;
-- ``pipeline``: features + model + signal rule from a bar frame (the definition the framework
-  overhead has always used: HTTP predict p50 minus this p50);
+- ``pipeline``: features + model + signal rule from the checked bars, as the service holds them
+  (the framework overhead is HTTP predict p50 minus this p50);
 - ``ingest`` in process: the live book with its fsync'd journal.
 
 The live-state hop (API worker -> LiveState service) is estimated as the ingest overhead
@@ -95,30 +95,31 @@ def stage_calls(forecaster, bodies: list[dict], variant: str) -> dict[str, Calla
     """Each stage of a predict in process, the bare onnxruntime call and the pipeline."""
     import orjson
 
-    from features.engine import compute_features
-    from serving.bodies import bars_frame
-    from serving.pipeline import engine_rows, feature_windows, forecast_dict
+    from serving.bodies import bar_series
+    from serving.forecasting import SeriesInput, engine_rows, feature_windows, series_features
     from serving.predictor import OnnxPredictor
+    from serving.responses import forecast_body
     from serving.schemas import PredictRequest
 
     raw = [json.dumps(body).encode() for body in bodies]
     requests = [PredictRequest.model_validate_json(body) for body in raw]
-    frames = [bars_frame(request.bars) for request in requests]
-    features = [compute_features(frame) for frame in frames]
+    series = [bar_series(request.bars) for request in requests]
+    inputs = [SeriesInput(SYMBOL, bars) for bars in series]
+    features = [series_features(item) for item in inputs]
     artifact = forecaster.registry.get(variant)
     windows = [feature_windows(engine_rows(f), artifact.feature_names,
                                np.array([len(f) - 1])) for f in features]
     predictor = OnnxPredictor(artifact)
-    result = forecaster.forecast_bars(SYMBOL, frames[0], variant=variant)
+    result = forecaster.forecast_bars(SYMBOL, series[0], variant=variant)
     k = len(bodies)
     return {
         "parse": lambda i: PredictRequest.model_validate_json(raw[i % k]),
-        "validate": lambda i: bars_frame(requests[i % k].bars),
-        "features": lambda i: compute_features(frames[i % k]),
-        "model": lambda i: forecaster.predict_frame(features[i % k], variant),
-        "response": lambda i: orjson.dumps(forecast_dict(result)),
+        "validate": lambda i: bar_series(requests[i % k].bars),
+        "features": lambda i: series_features(inputs[i % k]),
+        "model": lambda i: forecaster.predict_many([features[i % k]], variant),
+        "response": lambda i: orjson.dumps(forecast_body(result)),
         "onnxruntime": lambda i: predictor.predict(windows[i % k]),
-        "pipeline": lambda i: forecaster.forecast_bars(SYMBOL, frames[i % k], variant=variant),
+        "pipeline": lambda i: forecaster.forecast_bars(SYMBOL, series[i % k], variant=variant),
     }
 
 
@@ -147,7 +148,7 @@ def bulk_times(client, bodies: list[dict], variants: Sequence[str], batches: Seq
 
 def ingest_many_times(client, stream: list[dict], batch: int, n: int) -> dict:
     """ingest_many with one bar for each of ``batch`` symbols: warm them up, then time ticks."""
-    from serving.pipeline import MIN_BARS
+    from serving.forecasting import MIN_BARS
 
     names = [f"TICK{batch}.{j}" for j in range(batch)]
 
@@ -175,9 +176,10 @@ def run(
     from benchmarks.load import local_server, predict_request
     from contract.home import resolve_home
     from marketdata.store import BarStore
+    from serving.config import ServingConfig
     from serving.examples import bar_json
+    from serving.forecasting import MIN_BARS, Forecaster
     from serving.live import LiveBook
-    from serving.pipeline import MIN_BARS, Forecaster, ServingConfig
     from serving.registry import ModelRegistry
 
     resolved = resolve_home(home)

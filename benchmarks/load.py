@@ -213,7 +213,8 @@ def bare_model(home: str | os.PathLike[str] | None, variant: str = "hybrid", run
 
     from contract.home import resolve_home
     from features.engine import compute_features
-    from serving.pipeline import Forecaster, ServingConfig
+    from serving.config import ServingConfig
+    from serving.forecasting import Forecaster
     from serving.registry import ModelRegistry
 
     forecaster = Forecaster(ModelRegistry(resolve_home(home).exported_dir), ServingConfig())
@@ -313,7 +314,7 @@ def read_sample_bars(home: str | os.PathLike[str] | None) -> dict[str, pd.DataFr
 
 def bars_per_prediction() -> int:
     """Bars a predict request carries: the window plus the longest feature warm-up."""
-    from serving.pipeline import MIN_BARS
+    from serving.forecasting import MIN_BARS
 
     return MIN_BARS
 

@@ -10,7 +10,8 @@ kinds of users share the real sample bars of the home in ``TRADECAST_HOME``:
 - ``Dashboard`` polls ``signals`` for every symbol being streamed (the live universe).
 
 The predict-only closed loop: ``Predictor`` users send ``predict`` requests for one variant
-(``TRADECAST_LOAD_VARIANT``, default hybrid) back to back, no wait: the service's throughput.
+(``TRADECAST_LOAD_VARIANT``, default hybrid) back to back, no wait: the service's throughput
+(with locust's lighter HTTP client, see `Predictor`).
 
 Predict requests are named ``predict [variant]`` (``predict + attention [variant]``), so every
 variant gets its own percentiles; ``benchmarks.load`` also folds them into one row per endpoint.
@@ -35,7 +36,7 @@ from pathlib import Path
 
 import gevent
 import pandas as pd
-from locust import HttpUser, between, constant, events, task
+from locust import FastHttpUser, HttpUser, between, constant, events, task
 
 # locust puts this file's folder on sys.path, where benchmarks/features.py and benchmarks/http.py
 # would shadow the features package and the standard library's http: the project root takes
@@ -82,8 +83,12 @@ class Analyst(HttpUser):
         self.client.post("/predict", json=body, name=f"{name} [{variant}]")
 
 
-class Predictor(HttpUser):
-    """Closed loop: the next predict as soon as the last one is answered."""
+class Predictor(FastHttpUser):
+    """Closed loop: the next predict as soon as the last one is answered.
+
+    The client shares the server's cores, so its own CPU per request is taken from the service's
+    throughput: locust's `FastHttpUser` (geventhttpclient) spends a fraction of what `HttpUser`
+    (python-requests) does on each request, so the closed loop measures the service."""
 
     wait_time = constant(0)
     variant = os.environ.get("TRADECAST_LOAD_VARIANT", "hybrid")

@@ -2,7 +2,7 @@
 
 Symbols are rows of a Ray dataset, partitioned into batches of ``symbols_per_task``; each batch
 goes to one actor of a pool (`map_batches` with a class), and every actor holds the serving
-predictor (`serving.pipeline.Forecaster` over onnxruntime, one intra-op thread) and calls
+predictor (`serving.forecasting.Forecaster` over onnxruntime, one intra-op thread) and calls
 `serving.batch.symbols_signals`, the function the local run calls: the same features (computed
 from each symbol's whole history, so the kernels are warm), windows, model runs and signal rule.
 The output is a Parquet dataset (a folder, one file per block), rows sorted by symbol and time
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -25,7 +25,8 @@ from contract.home import resolve_home
 from marketdata.store import BarStore
 from scaleout.cluster import cluster_cpus, connect
 from serving.batch import MARKET_CONTEXT, context_bars, symbol_sectors, symbols_signals
-from serving.pipeline import Forecaster, ServingConfig
+from serving.config import ServingConfig
+from serving.forecasting import Forecaster
 from serving.registry import ModelRegistry
 
 SYMBOLS_PER_TASK = 16  # symbols in one actor call: big enough to fill the model's batches
@@ -45,8 +46,8 @@ class SignalActor:
                  config: ServingConfig) -> None:
         resolved = resolve_home(home)
         self.store = BarStore(resolved.bars_dir)
-        self.forecaster = Forecaster(
-            ModelRegistry(resolved.exported_dir, intra_op_threads=1), config
+        self.forecaster = Forecaster(  # one CPU per actor: one thread, one model run at a time
+            ModelRegistry(resolved.exported_dir, intra_op_threads=1), replace(config, model_lanes=1)
         )
         self.market = context_bars(self.store, MARKET_CONTEXT)
         self.variant, self.start = variant, start

@@ -1,5 +1,7 @@
 """What each endpoint does, as plain functions of validated requests; `serving.service` only
-declares the endpoints and calls these.
+declares the endpoints and calls these. A request goes: `serving.bodies` (checked arrays),
+`serving.forecasting` (the model and the signal rule) or `serving.live` (the live state), then
+`serving.responses` (the JSON body), written once by `serving.http.json_answer`.
 
 The API service (several stateless workers) answers predict itself and hands every live-state
 request to the one `LiveState` process, as plain JSON: `ingest_input` and `ingest_many_input`
@@ -10,7 +12,6 @@ process, and an expected failure there comes back as an error envelope (`envelop
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -19,31 +20,35 @@ from starlette.responses import JSONResponse, Response
 
 from contract.errors import TradecastError
 from contract.home import resolve_home
-from serving.bodies import bars_frame, context_frames, ingest_arrays
+from serving import bodies
+from serving.bodies import bar_series, context_frames, ingest_arrays
+from serving.config import config_from_env
 from serving.dashboard.app import apply_settings, load_settings, open_portfolio
 from serving.dashboard.paths import paper_dir
 from serving.dashboard.portfolio import PaperPortfolio, observe_ingest
-from serving.ensemble import validation_weights
 from serving.errors import http_status
+from serving.forecasting import Forecaster, SeriesInput
 from serving.http import json_answer
-from serving.live import IngestResult, LiveBook
-from serving.pipeline import (
-    Forecaster,
-    SeriesInput,
-    config_from_env,
-    forecast_dict,
-    with_attention,
-)
+from serving.live import LiveBook
 from serving.registry import ModelRegistry
+from serving.responses import (
+    forecast_body,
+    forecasts_body,
+    ingests_body,
+    maybe_forecast_body,
+    models_body,
+    signals_body,
+)
 from serving.schemas import IngestManyRequest, IngestRequest, PredictManyRequest, PredictRequest
 
 
 def open_forecaster() -> Forecaster:
-    """The models of the home in TRADECAST_HOME, loaded and warmed up."""
+    """The models of the home in TRADECAST_HOME, loaded, and the request path warmed up."""
     config = config_from_env()
     forecaster = Forecaster(ModelRegistry(resolve_home(None).exported_dir,
                                           config.intra_op_threads), config)
     forecaster.warm_up()
+    bodies.warm_up()
     return forecaster
 
 
@@ -66,17 +71,12 @@ def apply_saved_settings(portfolio: PaperPortfolio) -> dict:
     return settings.model_dump()
 
 
-def serving_workers() -> int:
-    """API worker processes: TRADECAST_WORKERS, else one per core."""
-    return int(os.environ.get("TRADECAST_WORKERS") or 0) or os.cpu_count() or 1
-
-
 def predict_answer(forecaster: Forecaster, request: PredictRequest) -> Response:
-    bars = bars_frame(request.bars, timeframe=request.timeframe, calendar=request.calendar)
+    bars = bar_series(request.bars, timeframe=request.timeframe, calendar=request.calendar)
     result = forecaster.forecast_bars(
         request.symbol, bars, context_frames(request.context), request.variant, request.position,
     )
-    return json_answer(forecast_dict(result, request.return_attention))
+    return json_answer(forecast_body(result, request.return_attention))
 
 
 def predict_many_answer(forecaster: Forecaster, request: PredictManyRequest) -> Response:
@@ -84,14 +84,13 @@ def predict_many_answer(forecaster: Forecaster, request: PredictManyRequest) -> 
     for index, entry in enumerate(request.requests):
         field = f"requests[{index}]"
         inputs.append(SeriesInput(
-            entry.symbol, bars_frame(entry.bars, f"{field}.bars", timeframe=entry.timeframe,
+            entry.symbol, bar_series(entry.bars, f"{field}.bars", timeframe=entry.timeframe,
                                      calendar=entry.calendar),
             context_frames(entry.context, f"{field}.context"), entry.position,
         ))
         fields.append(f"{field}.bars")
     results = forecaster.forecast_many(inputs, request.variant, fields)
-    return json_answer({"forecasts": [forecast_dict(r, request.return_attention)
-                                      for r in results]})
+    return json_answer(forecasts_body(results, request.return_attention))
 
 
 def ingest_input(request: IngestRequest) -> dict:
@@ -108,14 +107,6 @@ def ingest_many_input(request: IngestManyRequest) -> dict:
     return {**arrays, "field": "bars", "return_attention": request.return_attention}
 
 
-def ingest_body(result: IngestResult, return_attention: bool) -> dict:
-    return {
-        "symbol": result.symbol, "timestamp": result.timestamp.isoformat(), "added": result.added,
-        "bars": result.bars, "bars_needed": result.bars_needed,
-        "forecast": with_attention(result.forecast, return_attention),
-    }
-
-
 def live_ingest(book: LiveBook, portfolio: PaperPortfolio, symbols: list[str],
                 stamps: list[int], values: list[list[float]], known_at: list[int],
                 context: dict[str, list[float]], field: str, return_attention: bool) -> dict:
@@ -129,27 +120,19 @@ def live_ingest(book: LiveBook, portfolio: PaperPortfolio, symbols: list[str],
         {name: (int(point[0]), float(point[1]), int(point[2])) for name, point in context.items()},
         where, known_at=np.asarray(known_at, dtype=np.int64),
     )
-    for result, row in zip(results, values, strict=True):
-        observe_ingest(portfolio, result, row[3])  # row: OHLCV, the close fills
-    return {"results": {r.symbol: ingest_body(r, return_attention) for r in results}}
+    for result, row in zip(results, values, strict=True):  # row: OHLCV, the close fills
+        observe_ingest(portfolio, result, row[3], maybe_forecast_body(result.forecast, True))
+    return ingests_body(results, return_attention)
 
 
 def live_signals(book: LiveBook, symbols: list[str] | None, return_attention: bool) -> dict:
     """In the live-state process: the latest forecast of ``symbols`` (None: every live one)."""
     chosen = sorted(book.symbols) if symbols is None else symbols
-    return {"signals": {s: with_attention(book.latest(s).forecast, return_attention)
-                        for s in chosen}}
+    return signals_body({s: book.latest(s).forecast for s in chosen}, return_attention)
 
 
 def models_answer(forecaster: Forecaster) -> Response:
-    models = forecaster.registry.current()
-    weights = validation_weights(models)
-    return json_answer({
-        "models": [{"variant": name, "version": a.version, "feature_names": a.feature_names,
-                    "ensemble_weight": weights[name], "metadata": a.metadata}
-                   for name, a in models.items()],
-        "live_variant": forecaster.config.live_variant,
-    })
+    return json_answer(models_body(forecaster))
 
 
 def envelope(call: Callable[..., dict], *args: Any) -> dict:

@@ -25,7 +25,8 @@ from features.signal_rule import combine_horizons, positions_from_predictions
 from features.windows import WINDOW
 from marketdata.store import BarStore
 from marketdata.universe import load_universe
-from serving.pipeline import Forecaster, ServingConfig, engine_rows, pick_columns
+from serving.config import ServingConfig
+from serving.forecasting import Forecaster, engine_rows, pick_columns
 from serving.predictor import Prediction
 from serving.registry import ModelRegistry
 

@@ -9,7 +9,7 @@ from typing import Any
 from contract.errors import UnknownSymbolError
 from contract.home import Home
 from marketdata.store import BarStore
-from serving.pipeline import MIN_BARS
+from serving.forecasting import MIN_BARS
 
 EXAMPLE_SYMBOL = "AAPL"
 

@@ -2,7 +2,8 @@
 
 For every symbol the streaming feature engine keeps its kernels' state and the last rows of
 features; this module adds the last bar (to spot duplicates and older bars), the signal rule's
-state and the latest forecast.
+state and the latest forecast (a `ForecastResult`: the API's JSON is built at the edge, by
+`serving.responses`; the snapshots keep each forecast as that JSON, with its attention).
 
 Durability: every accepted request is appended to a journal (one line and one fsync for all the
 bars of a bulk ingest: group commit) before it is answered; every ``snapshot_every`` journal
@@ -32,7 +33,9 @@ from features.engine import StreamingEngine, to_ns
 from features.signal_rule import SignalState
 from features.windows import WINDOW
 from serving.errors import InputError, StaleBarError
-from serving.pipeline import MIN_BARS, Forecaster, ForecastResult, forecast_dict
+from serving.forecasting import MIN_BARS, Forecaster, ForecastResult
+from serving.predictor import Prediction
+from serving.responses import forecast_body
 
 PRICE_FIELDS = ("open", "high", "low", "close", "volume")
 
@@ -43,7 +46,7 @@ class IngestResult:
     timestamp: pd.Timestamp  # its latest bar's time
     added: bool  # False: the same bar was already ingested
     bars: int  # bars ingested for the symbol so far
-    forecast: dict | None  # `serving.schemas.Forecast` body; None while warming up
+    forecast: ForecastResult | None  # the latest forecast; None while warming up
 
     @property
     def bars_needed(self) -> int:
@@ -55,7 +58,7 @@ class SymbolState:
     last_bar: dict[str, Any]  # the last accepted bar (timestamp as ISO text)
     bars: int = 0  # bars accepted so far
     signal: SignalState = SignalState()  # the signal rule's state
-    forecast: dict | None = None  # the latest forecast body, None while warming up
+    forecast: ForecastResult | None = None  # the latest forecast, None while warming up
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -213,7 +216,7 @@ class LiveBook:
                 variant=variant, versions=versions, horizons=horizons, prediction=row,
                 signal=self.forecaster.signal(row, horizons, state.signal),
             )
-            state.signal, state.forecast = result.signal, forecast_dict(result, True)
+            state.signal, state.forecast = result.signal, result
 
     def result(self, symbol: str, state: SymbolState, added: bool) -> IngestResult:
         return IngestResult(
@@ -228,7 +231,8 @@ class LiveBook:
         seq = self.seq
         self.engine.snapshot(self.state_dir / f"snapshot-{seq}.npz")  # atomic itself
         symbols = {
-            name: {"last_bar": s.last_bar, "bars": s.bars, "forecast": s.forecast,
+            name: {"last_bar": s.last_bar, "bars": s.bars,
+                   "forecast": None if s.forecast is None else forecast_body(s.forecast, True),
                    "signal": {"position": s.signal.position, "bars_held": s.signal.bars_held}}
             for name, s in self.symbols.items()
         }
@@ -251,7 +255,7 @@ class LiveBook:
         saved = json.loads((self.state_dir / f"snapshot-{seq}.json").read_text())["symbols"]
         symbols = {
             name: SymbolState(
-                last_bar=s["last_bar"], bars=s["bars"], forecast=s["forecast"],
+                last_bar=s["last_bar"], bars=s["bars"], forecast=restored_forecast(s["forecast"]),
                 signal=SignalState(**s["signal"]),
             )
             for name, s in saved.items()
@@ -282,6 +286,25 @@ def journal_entries(path: Path) -> Iterator[dict[str, Any]]:
             yield json.loads(line)
         except json.JSONDecodeError:
             return
+
+
+def restored_forecast(body: dict | None) -> ForecastResult | None:
+    """A forecast as a snapshot keeps it (`forecast_body` with attention) back as a result."""
+    if body is None:
+        return None
+    rows = body["forecasts"]
+    prediction = Prediction(
+        probabilities=np.array([[[r["p_down"], r["p_flat"], r["p_up"]] for r in rows]]),
+        returns=np.array([[r["expected_return"] for r in rows]]),
+        volatility=np.array([[r["volatility"] for r in rows]]),
+        attention=np.array([body["attention"]]),
+    )
+    return ForecastResult(
+        symbol=body["symbol"], timestamp=pd.Timestamp(body["timestamp"]),
+        variant=body["variant"], versions=body["versions"],
+        horizons=tuple(r["horizon"] for r in rows), prediction=prediction,
+        signal=SignalState(**body["signal"]),
+    )
 
 
 def bar_record(stamp: int, row: np.ndarray, known: int) -> dict[str, Any]:

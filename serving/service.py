@@ -12,24 +12,27 @@ Two services, in BentoML's idiom:
 The home folder comes from TRADECAST_HOME (`tradecast serve --home` sets it). The endpoints only
 declare the HTTP surface; `serving.answers` does the work.
 
-`predict` and `predict_many` are plain functions, so BentoML runs them off the event loop on
-its one worker thread (onnxruntime releases the GIL): the loop keeps reading and parsing the
-next requests meanwhile. Measured side by side (predict-only closed loop, 8 users, 2 loaded
-cores, two rounds): 2 workers with the model off the loop gave 1.0-1.7x the requests per second
-of 2 workers running it on the loop and 1.7-2.0x one worker, at 0.2-0.7x their p99; a lone
-request paid ~4 ms more for the thread hand-off on that loaded machine. The live-state calls
-only wait on the other service, so they stay `async`; `reload` takes seconds, so it runs in a
-thread too.
+`predict` runs on the event loop: handing it to BentoML's worker thread cost more than the
+request's own work outside the model. Measured side by side on the loaded 2-core machine, one
+request at a time, the same server: HTTP p50 minus the in-process pipeline was 8.4 ms through
+the thread and 5.0 ms on the loop (a lean Starlette route mounted with `@bentoml.asgi_app`: 8.5
+and 4.1 ms, so BentoML's own API layer costs about 1 ms there, which buys the OpenAPI page and
+its schema tests); the closed-loop comparison is in the README. `predict_many` (a batch: tens of
+milliseconds) and `reload` (seconds) stay plain functions, run off the loop so that one long
+request does not stall the worker's other connections. The live-state calls only wait on the
+other service, so they are `async`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 
 import bentoml
 
 from serving import answers
+from serving.config import serving_workers
 from serving.dashboard.app import app as dashboard_app
 from serving.http import RequestGuard, answers_errors
 from serving.schemas import (
@@ -53,6 +56,15 @@ from serving.schemas import (
 LOGGING = {"access": {"enabled": os.environ.get("TRADECAST_ACCESS_LOG", "0") == "1"}}
 
 
+def freeze_startup_objects() -> None:
+    """Keep the objects made at start-up (models, kernels, libraries: about 230,000) out of
+    the garbage collector's full passes: a full pass over them took about 130 ms on the loaded
+    2-core machine, a stall for every request in flight on that worker. Rare (none in 3,000
+    predicts in process), but a long soak meets them. Call once a worker is warmed up."""
+    gc.collect()
+    gc.freeze()
+
+
 @bentoml.service(name="tradecast-live", workers=1, traffic={"timeout": 60}, logging=LOGGING)
 class LiveState:
     """Every symbol's live state, durable across restarts; one writer."""
@@ -60,6 +72,7 @@ class LiveState:
     def __init__(self) -> None:
         self.book = answers.open_live_book()
         self.portfolio = answers.open_paper_portfolio()  # the dashboard's paper book
+        freeze_startup_objects()
 
     @bentoml.api
     async def ingest(self, symbols: list[str], stamps: list[int], values: list[list[float]],
@@ -92,7 +105,7 @@ class LiveState:
 
 
 @bentoml.asgi_app(dashboard_app, path="/ui")  # the dashboard and its API: /ui, /ui/api
-@bentoml.service(name="tradecast", workers=answers.serving_workers(), traffic={"timeout": 60},
+@bentoml.service(name="tradecast", workers=serving_workers(), traffic={"timeout": 60},
                  logging=LOGGING)
 class TradecastService:
     live = bentoml.depends(LiveState)
@@ -100,6 +113,7 @@ class TradecastService:
     def __init__(self) -> None:
         self.forecaster = answers.open_forecaster()
         self.live_lock = asyncio.Lock()
+        freeze_startup_objects()
 
     async def call_live(self, method: str, **kwargs: object) -> dict:
         # One call at a time per worker: BentoML 1.4.40's client closes its HTTP session every
@@ -110,7 +124,7 @@ class TradecastService:
 
     @bentoml.api
     @answers_errors
-    def predict(self, request: PredictRequest, /) -> Forecast:
+    async def predict(self, request: PredictRequest, /) -> Forecast:
         """Forecast and signal (from flat) from a window of bars."""
         return answers.predict_answer(self.forecaster, request)
 

@@ -9,8 +9,9 @@ from serving.dashboard.homefiles import utc_time
 from serving.dashboard.paths import checked_name
 from serving.dashboard.portfolio import unix_seconds
 from serving.errors import InputError
-from serving.pipeline import MIN_BARS, Forecaster, forecast_dict
+from serving.forecasting import MIN_BARS, Forecaster
 from serving.registry import ModelRegistry
+from serving.responses import forecast_body
 
 CONTEXT = ("SPY", "QQQ", "VIX")  # market context joined where the store has it, as in training
 METADATA_SHOWN = ("parameters", "weights", "training_span", "metrics", "created_at", "opset",
@@ -44,7 +45,7 @@ def forecast_at(home: Home, forecaster: Forecaster, symbol: str, variant: str,
             continue
         context[name] = frame[frame["timestamp"] <= bars["timestamp"].iloc[-1]]
     result = forecaster.forecast_bars(symbol.upper(), bars, context or None, variant)
-    body = forecast_dict(result, True)
+    body = forecast_body(result, True)
     window = bars.tail(len(body["attention"]))
     body["window"] = [
         {"time": int(t), "close": float(c)}

@@ -229,9 +229,10 @@ def summarise(observations: list[Observation], config: PortfolioConfig, max_poin
     }
 
 
-def observe_ingest(book: PaperPortfolio, result: IngestResult, close: float) -> None:
-    """The service's hook: an answered ingest of a new bar, with the target it produced."""
+def observe_ingest(book: PaperPortfolio, result: IngestResult, close: float,
+                   forecast: dict | None) -> None:
+    """The service's hook: an answered ingest of a new bar, with the target it produced;
+    ``forecast`` is that forecast's API body (None while the symbol warms up)."""
     if result.added:
-        signal = (result.forecast or {}).get("signal") or {}
-        book.observe(result.symbol, result.timestamp, close, signal.get("position"),
-                     result.forecast)
+        target = None if result.forecast is None else result.forecast.signal.position
+        book.observe(result.symbol, result.timestamp, close, target, forecast)

@@ -19,8 +19,8 @@ from contract.home import PROJECT_ROOT, Home
 from marketdata.store import BarStore
 from scaleout.bento import SERVED, normalise, pinned_dependencies, serving_requirements
 from serving.examples import bar_json
+from serving.forecasting import MIN_BARS
 from serving.launch import ServerProcess, free_port
-from serving.pipeline import MIN_BARS
 from tests.serving.helpers import make_home
 
 

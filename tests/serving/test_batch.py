@@ -10,7 +10,8 @@ from contract.home import Home
 from features.signal_rule import combine_horizons, positions_from_predictions
 from marketdata.store import BarStore
 from serving.batch import MARKET_CONTEXT, context_bars
-from serving.pipeline import Forecaster, ServingConfig
+from serving.config import ServingConfig
+from serving.forecasting import Forecaster
 from serving.registry import ModelRegistry
 from tradecast.cli import app
 

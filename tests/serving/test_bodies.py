@@ -8,7 +8,13 @@ import pandas as pd
 import pytest
 
 from marketdata.sessions import bar_end
-from serving.bodies import bar_arrays, bars_frame, checked_ns, context_frames, ingest_arrays
+from serving.bodies import (
+    bar_arrays,
+    bar_series,
+    checked_ns,
+    context_frames,
+    ingest_arrays,
+)
 from serving.errors import InputError
 
 START = datetime(2024, 1, 2, tzinfo=UTC)
@@ -24,9 +30,9 @@ def test_times_are_exact_nanoseconds_whatever_the_zone() -> None:
     times = [START, datetime(2024, 1, 2, 9, 30, 0, 123456, tzinfo=eastern)]
     expected = [pd.Timestamp(t).value for t in times]
     assert checked_ns(times, lambda row: f"bars[{row}]").tolist() == expected
-    frame = bars_frame(bars())
-    assert frame["timestamp"].tolist() == [pd.Timestamp(b["timestamp"]) for b in bars()]
-    assert frame["close"].tolist() == [b["close"] for b in bars()]
+    series = bar_series(bars())
+    assert series.stamps.tolist() == [pd.Timestamp(b["timestamp"]).value for b in bars()]
+    assert series.values[:, 3].tolist() == [b["close"] for b in bars()]
 
 
 @pytest.mark.parametrize(("change", "field"), [

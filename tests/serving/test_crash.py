@@ -8,11 +8,13 @@ import pytest
 
 from contract.home import Home
 from marketdata.store import BarStore
+from serving.config import ServingConfig
 from serving.examples import bar_json
+from serving.forecasting import MIN_BARS, Forecaster
 from serving.launch import ServerProcess as Server
 from serving.live import LiveBook
-from serving.pipeline import MIN_BARS, Forecaster, ServingConfig
 from serving.registry import ModelRegistry
+from serving.responses import forecast_body
 
 from .helpers import make_home
 from .test_workers import ingest_tick
@@ -66,15 +68,16 @@ def test_sigkill_mid_stream_then_restart_equals_an_uninterrupted_run(
         expected, = ingest_tick(reference, {"AAPL": one["bar"]})
         expected_many = ingest_tick(reference, many["bars"])
     assert final["bars"] == expected.bars == len(stream)
-    assert final["forecast"]["signal"] == expected.forecast["signal"]
-    assert signals["AAPL"]["signal"] == expected.forecast["signal"]
-    for got, want in zip(final["forecast"]["forecasts"], expected.forecast["forecasts"],
-                         strict=True):
+    assert final["forecast"]["signal"] == forecast_body(expected.forecast)["signal"]
+    assert signals["AAPL"]["signal"] == forecast_body(expected.forecast)["signal"]
+    for got, want in zip(final["forecast"]["forecasts"],
+                         forecast_body(expected.forecast)["forecasts"], strict=True):
         assert got == pytest.approx(want, rel=1e-6, abs=1e-9)
     for want in expected_many:
         got = final_many["results"][want.symbol]
         assert got["bars"] == want.bars == len(stream)
-        assert got["forecast"]["signal"] == want.forecast["signal"]
-        assert signals[want.symbol]["signal"] == want.forecast["signal"]
-        for a, w in zip(got["forecast"]["forecasts"], want.forecast["forecasts"], strict=True):
+        assert got["forecast"]["signal"] == forecast_body(want.forecast)["signal"]
+        assert signals[want.symbol]["signal"] == forecast_body(want.forecast)["signal"]
+        for a, w in zip(got["forecast"]["forecasts"], forecast_body(want.forecast)["forecasts"],
+                        strict=True):
             assert a == pytest.approx(w, rel=1e-6, abs=1e-9)

@@ -11,13 +11,20 @@ import pytest
 from contract.home import Home
 from features.engine import compute_features
 from features.signal_rule import combine_horizons, positions_from_predictions
+from serving.config import ServingConfig
 from serving.errors import StaleBarError
 from serving.examples import bar_json
+from serving.forecasting import MIN_BARS, Forecaster
 from serving.live import LiveBook
-from serving.pipeline import MIN_BARS, Forecaster, ServingConfig
 from serving.registry import ModelRegistry
+from serving.responses import ingest_body
 
 EXTRA = 30  # bars streamed after the warm-up
+
+
+def answered(result) -> dict:
+    """An ingest result as the API answers it, attention included (the whole state shown)."""
+    return ingest_body(result, return_attention=True)
 
 
 @pytest.fixture(scope="module")
@@ -56,10 +63,9 @@ def test_live_forecasts_equal_the_batch_pipeline(uninterrupted, forecaster, aapl
     frame = compute_features(bars)
     ends = np.arange(MIN_BARS - 1, len(bars))
     batch, _, horizons = forecaster.predict_windows(frame, "hybrid", ends)
-    live_up = np.array([[row["p_up"] for row in r.forecast["forecasts"]]
-                        for r in results[MIN_BARS - 1 :]])
-    live_returns = np.array([[row["expected_return"] for row in r.forecast["forecasts"]]
-                             for r in results[MIN_BARS - 1 :]])
+    live = [r.forecast.prediction for r in results[MIN_BARS - 1 :]]
+    live_up = np.array([prediction.probabilities[0, :, 2] for prediction in live])
+    live_returns = np.array([prediction.returns[0] for prediction in live])
     np.testing.assert_allclose(live_up, batch.probabilities[:, :, 2], rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(live_returns, batch.returns, rtol=1e-4, atol=1e-6)
     rule = forecaster.config.signal_rule
@@ -67,7 +73,7 @@ def test_live_forecasts_equal_the_batch_pipeline(uninterrupted, forecaster, aapl
         *combine_horizons(batch.probabilities, batch.returns, batch.volatility, horizons, rule),
         config=rule,
     )
-    live_positions = [r.forecast["signal"]["position"] for r in results[MIN_BARS - 1 :]]
+    live_positions = [r.forecast.signal.position for r in results[MIN_BARS - 1 :]]
     np.testing.assert_array_equal(live_positions, positions)
 
 
@@ -79,13 +85,13 @@ def test_same_bar_twice_changes_nothing_and_older_bars_are_refused(
         live.ingest("AAPL", bar)
     before = live.latest("AAPL")
     again = live.ingest("AAPL", stream[MIN_BARS - 1])
-    assert not again.added and again.bars == before.bars and again.forecast == before.forecast
+    assert not again.added and again.bars == before.bars and again.forecast is before.forecast
     with pytest.raises(StaleBarError, match="older than"):
         live.ingest("AAPL", stream[10])
     changed = {**stream[MIN_BARS - 1], "close": stream[MIN_BARS - 1]["close"] * 1.01}
     with pytest.raises(StaleBarError, match="differs"):
         live.ingest("AAPL", changed)
-    assert live.latest("AAPL") == before
+    assert answered(live.latest("AAPL")) == answered(before)
 
 
 def test_restart_after_a_crash_loses_no_bar(
@@ -103,9 +109,9 @@ def test_restart_after_a_crash_loses_no_bar(
     assert not second.ingest("AAPL", stream[cut - 1]).added  # the feed resends its last bar
     for bar in stream[cut:]:
         second.ingest("AAPL", bar)
-    assert second.latest("AAPL") == expected.latest("AAPL")
+    assert answered(second.latest("AAPL")) == answered(expected.latest("AAPL"))
     np.testing.assert_array_equal(second.engine.window("AAPL", 60),
                                   expected.engine.window("AAPL", 60))
     second.close()
     third = book(tmp_path, forecaster)
-    assert third.latest("AAPL") == expected.latest("AAPL")
+    assert answered(third.latest("AAPL")) == answered(expected.latest("AAPL"))

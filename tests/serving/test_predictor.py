@@ -11,9 +11,10 @@ from features.engine import compute_features
 from features.signal_rule import SignalState, combine_horizons, step
 from features.windows import WINDOW, model_matrix
 from marketdata.store import BarStore
+from serving.config import ServingConfig
 from serving.ensemble import combine, validation_weights
 from serving.errors import InputError, UnknownVariantError
-from serving.pipeline import MIN_BARS, Forecaster, ServingConfig, engine_rows, pick_columns
+from serving.forecasting import MIN_BARS, Forecaster, engine_rows, pick_columns
 from serving.predictor import OnnxPredictor
 from serving.registry import ModelRegistry
 
@@ -98,3 +99,20 @@ def test_full_variant_takes_a_position(forecaster: Forecaster, aapl) -> None:
     np.testing.assert_allclose(flat.returns, zeros.returns)  # no position means flat
     with pytest.raises(InputError, match="position"):
         forecaster.forecast_bars("AAPL", bars, variant="full", position=[0.0])
+
+
+def test_a_batch_spread_over_lanes_equals_one_run_per_window(exported_home: Home, aapl) -> None:
+    """Windows split across concurrent runs come back in order, each as if run alone."""
+    frame = compute_features(aapl.iloc[:400])
+    ends = np.arange(len(frame) - 37, len(frame))  # 37: the lanes' runs differ in size
+    registry = ModelRegistry(exported_home.exported_dir)
+    spread = Forecaster(registry, ServingConfig(model_lanes=3))
+    alone = Forecaster(registry, ServingConfig(model_lanes=1))
+    batched, _, _ = spread.predict_windows(frame, "full", ends, position=[0.5] * 4)
+    assert spread.lane_count == 3 and len(batched.returns) == len(ends)
+    for row, end in enumerate(ends[::9]):
+        single, _, _ = alone.predict_windows(frame, "full", np.array([end]), position=[0.5] * 4)
+        np.testing.assert_allclose(batched.row(9 * row).returns, single.returns, rtol=1e-4,
+                                   atol=1e-6)
+        np.testing.assert_allclose(batched.row(9 * row).attention, single.attention,
+                                   rtol=1e-4, atol=1e-6)

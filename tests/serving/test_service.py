@@ -16,10 +16,12 @@ import pytest
 from contract.home import Home
 from features.engine import compute_features
 from marketdata.store import BarStore
+from serving.config import ServingConfig
 from serving.examples import bar_json
+from serving.forecasting import MIN_BARS, Forecaster
 from serving.launch import ServerProcess as Server
-from serving.pipeline import MIN_BARS, Forecaster, ServingConfig, forecast_dict
 from serving.registry import ModelRegistry
+from serving.responses import forecast_body
 
 from .helpers import API_KEY
 
@@ -51,7 +53,7 @@ def test_predict_equals_the_offline_pipeline(client, forecaster, body, aapl, var
     assert response.status_code == 200, response.text
     answer = response.json()
     offline = forecaster.forecast_bars("AAPL", aapl.iloc[-MIN_BARS:], variant=variant)
-    assert_same_forecast(answer, forecast_dict(offline, return_attention=True))
+    assert_same_forecast(answer, forecast_body(offline, return_attention=True))
     assert len(answer["attention"]) == 60 and answer["variant"] == variant
     probabilities = [[f["p_down"], f["p_flat"], f["p_up"]] for f in answer["forecasts"]]
     np.testing.assert_allclose(np.sum(probabilities, axis=1), 1.0, rtol=1e-5)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from marketdata.sessions import ALWAYS_OPEN, exchange_calendar
 from serving.examples import bar_json
-from serving.pipeline import MIN_BARS
+from serving.forecasting import MIN_BARS
 
 SPY_SENT: list[dict] = []  # every SPY point the session server accepted, oldest first
 EXAMPLES = itertools.count()  # each example starts two weeks after the last one

@@ -14,11 +14,13 @@ from contract.home import Home
 from features.engine import to_ns
 from marketdata.sessions import DEFAULT_CALENDAR, bar_ends
 from marketdata.store import BarStore
+from serving.config import ServingConfig
 from serving.examples import bar_json
+from serving.forecasting import MIN_BARS, Forecaster
 from serving.launch import ServerProcess as Server
 from serving.live import LiveBook
-from serving.pipeline import MIN_BARS, Forecaster, ServingConfig
 from serving.registry import ModelRegistry
+from serving.responses import forecast_body
 
 from .helpers import make_home
 
@@ -80,16 +82,17 @@ def test_interleaved_clients_on_several_workers_equal_one_writer(
         assert [a["bars"] for a in got] == [e.bars for e in expected]
         assert [a["added"] for a in got] == [True] * len(expected)
         for answer, want in zip(got[MIN_BARS - 1:], expected[MIN_BARS - 1:], strict=True):
-            assert answer["forecast"]["signal"] == want.forecast["signal"]
-            for a, w in zip(answer["forecast"]["forecasts"], want.forecast["forecasts"],
-                            strict=True):
+            assert answer["forecast"]["signal"] == forecast_body(want.forecast)["signal"]
+            for a, w in zip(answer["forecast"]["forecasts"],
+                            forecast_body(want.forecast)["forecasts"], strict=True):
                 assert a == pytest.approx(w, rel=1e-6, abs=1e-9)
     for tick, answer in zip(ticks, answers["many"], strict=True):
         expected = ingest_tick(reference, tick)
         assert {s: r["bars"] for s, r in answer["results"].items()} == {
             r.symbol: r.bars for r in expected}
     for symbol in (*SINGLE, *MANY):
-        assert signals[symbol]["signal"] == reference.latest(symbol).forecast["signal"]
+        latest = reference.latest(symbol).forecast
+        assert signals[symbol]["signal"] == forecast_body(latest)["signal"]
 
     served = LiveBook(tmp_path / "live", forecaster)  # the server's state, restored
     assert served.seq == reference.seq == len(SINGLE) * len(streams["AAPL"]) + len(ticks)

@@ -155,3 +155,36 @@ def test_blocks_see_no_future_bars() -> None:
         before, after = model.xlstm(x), model.xlstm(changed)
     torch.testing.assert_close(before[:, :-1], after[:, :-1])
     assert not torch.allclose(before[:, -1], after[:, -1])
+
+
+
+def test_slstm_stays_exact_when_the_input_gate_jumps() -> None:
+    """A step whose input gate outweighs the past by about e^180 (far past the floor of the
+    past's log weight, e^-80), and a later one as strong as it, still give the paper's
+    recurrence: the second must weigh against the first's true normaliser."""
+    torch.manual_seed(4)
+    cell = SLSTMCell(XLSTMConfig(d_model=8, n_heads=2))
+    with torch.no_grad():  # every input gate reads feature 0 alone: exp(-60) unless it jumps
+        gates = cell.input_gates.weight.view(2, 4, 4, 8)
+        gates[:, 0] = 0.0
+        gates[:, 0, :, 0] = 1.0
+        gates[:, 2, :, 0] = 0.0  # the candidates z do not: they come from the other features
+        cell.input_gates.bias.view(2, 4, 4)[:, 0] = -60.0
+    x = torch.randn(1, WINDOW, 8) * 0.5
+    x[0, 30, 0] = 180.0  # i jumps to about +120 at step 30
+    x[0, 45, 0] = 180.5  # and again at step 45, a little stronger, with other candidates
+    x[0, 45, 1:] = -2 * x[0, 30, 1:]
+    pre_x = cell.input_gates(x).detach().double().reshape(1, WINDOW, 2, 1, 16)
+    recurrent = cell.recurrent_gates.detach().double()
+    h = c = n = torch.zeros(1, 2, 1, 4, dtype=torch.float64)
+    expected = []
+    for t in range(WINDOW):
+        i, f, z, o = (pre_x[:, t] + h @ recurrent).split(4, dim=-1)
+        c = torch.sigmoid(f) * c + torch.exp(i) * torch.tanh(z)
+        n = torch.sigmoid(f) * n + torch.exp(i)
+        h = torch.sigmoid(o) * c / n
+        expected.append(h)
+    expected = torch.stack(expected, dim=1).reshape(1, WINDOW, 8).float()
+    with torch.no_grad():
+        got = cell(x)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-4)

@@ -1,9 +1,11 @@
-"""Bars in, a forecast and a signal out: the one path that predict, ingest and batch signals share.
+"""Forecasting: bars in, a forecast and a signal out, the one path that predict, ingest and batch
+signals share.
 
-Bars become engine features (`features.engine`), the model's own columns are picked with
-`model_matrix` (variants may use different feature subsets), the last `WINDOW` rows go through
-the variant's predictor (or every variant's, for "combined"), and the shared signal rule turns
-the forecast into a target position.
+Bars become engine features (`features.engine`; checked request bars as arrays, `BarSeries`, with
+no frame built), the model's own columns are picked from the engine's rows (variants may use
+different feature subsets), the windows go through the variant's predictor (or every variant's,
+for "combined"), and the shared signal rule turns the forecast into a target position. The
+results are domain objects (`ForecastResult`); `serving.responses` writes them as JSON.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -25,10 +27,12 @@ from features.engine import (
     StreamingEngine,
     compute_features,
     feature_names,
+    feature_rows,
 )
-from features.signal_rule import SignalRuleConfig, SignalState, combine_horizons, step
+from features.signal_rule import SignalState, combine_horizons, step
 from features.windows import WINDOW
 from serving.artifacts import ModelArtifact
+from serving.config import ServingConfig
 from serving.ensemble import combine, validation_weights
 from serving.errors import InputError
 from serving.predictor import OnnxPredictor, Prediction
@@ -39,20 +43,27 @@ from serving.registry import ModelRegistry
 COMBINED = "combined"
 MIN_BARS = WINDOW + MAX_WARMUP  # bars a prediction from raw bars needs
 BATCH = 256  # windows per onnxruntime call in batch work
+LANE_WINDOWS = 4  # fewest windows worth a run of their own on another core
 ENGINE_COLUMNS = feature_names()  # the streaming engine's row layout
 ENGINE_INDEX = pd.Index(ENGINE_COLUMNS)
 PREDICTION_FIELDS = ("probabilities", "returns", "volatility", "attention")
 
 
 @dataclass(frozen=True)
-class ServingConfig:
-    intra_op_threads: int | None = None  # onnxruntime threads per run; None: threads.json, else 1
-    live_variant: str = "hybrid"  # variant (or "combined") answering ingest and signals
-    snapshot_every: int = 200  # ingested bars between two snapshots of the live state
-    fsync: bool = True  # fsync the ingest journal on every bar (a crash loses nothing)
-    state_dir: Path | None = None  # live state folder; None: <home>/data/state/live
-    combined_weights: Mapping[str, float] | None = None  # None: from validation metrics
-    signal_rule: SignalRuleConfig = field(default_factory=SignalRuleConfig)  # shared rule
+class BarSeries:
+    """One symbol's checked bars as arrays, oldest first (what `serving.bodies` makes of a
+    request): no frame is built on the request path."""
+
+    stamps: np.ndarray  # (n,) int64 ns open times, strictly increasing
+    values: np.ndarray  # (n, 5) float64 open, high, low, close, volume
+    known_at: np.ndarray  # (n,) int64 ns times each bar became known (its end)
+
+    def __len__(self) -> int:
+        return len(self.stamps)
+
+    @property
+    def last_time(self) -> pd.Timestamp:
+        return pd.Timestamp(int(self.stamps[-1]), tz="UTC")
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,12 @@ class Forecaster:
     def __init__(self, registry: ModelRegistry, config: ServingConfig) -> None:
         self.registry = registry
         self.config = config
+        lanes = config.model_lanes or os.cpu_count() or 1
+        # One intra-op thread per session serves a lone window best (see threads.json), but it
+        # leaves the other cores idle in a batch: the batch's runs go to them concurrently
+        # (onnxruntime releases the GIL; a session may run in several threads at once).
+        self.lanes = ThreadPoolExecutor(lanes, thread_name_prefix="model") if lanes > 1 else None
+        self.lane_count = lanes
 
     def variants(
         self, variant: str, models: Mapping[str, ModelArtifact] | None = None
@@ -137,18 +154,26 @@ class Forecaster:
                 feature_windows(r, artifact.feature_names, e, field)
                 for r, e, field in zip(series, ends, fields, strict=True)
             ])
-            predictor = OnnxPredictor(artifact)
-            parts = [
-                predictor.predict(windows[i : i + BATCH], batch_slice(positions, i))
-                for i in range(0, len(windows), BATCH)
-            ]
-            predictions[name] = concatenate(parts)
+            predictions[name] = self.run_batched(OnnxPredictor(artifact), windows, positions)
         versions = {name: models[name].version for name in chosen}
         horizons = tuple(models[chosen[0]].metadata.get("horizons", (1, 4, 24)))
         if variant != COMBINED:
             return predictions[chosen[0]], versions, horizons
         weights = self.config.combined_weights or validation_weights(models)
         return combine(predictions, weights), versions, horizons
+
+    def run_batched(self, predictor: OnnxPredictor, windows: np.ndarray,
+                    positions: np.ndarray | None) -> Prediction:
+        """The windows in runs of up to BATCH, spread over the lanes (cores) when there are
+        enough of them (LANE_WINDOWS per lane at least); rows in order."""
+        lanes = min(self.lane_count, len(windows) // LANE_WINDOWS) if self.lanes else 1
+        size = max(1, min(BATCH, -(-len(windows) // max(lanes, 1))))
+        def run(start: int) -> Prediction:
+            return predictor.predict(windows[start : start + size],
+                                     batch_slice(positions, start, size))
+
+        starts = range(0, len(windows), size)
+        return concatenate(list(map(run, starts) if lanes <= 1 else self.lanes.map(run, starts)))
 
     def warm_up(self) -> None:
         """One batch and one streamed forecast per variant on a synthetic series, so that the
@@ -202,13 +227,13 @@ class Forecaster:
                     where, f"{len(item.bars)} bars given; a prediction needs at least "
                     f"{MIN_BARS} (window {WINDOW} + feature warm-up {MAX_WARMUP})"
                 )
-            frames.append(compute_features(item.bars, dict(item.context or {}) or None))
+            frames.append(series_features(item))
         prediction, versions, horizons = self.predict_many(
             frames, variant, positions=positions_array(inputs), fields=fields
         )
         return [
             ForecastResult(
-                symbol=item.symbol, timestamp=item.bars["timestamp"].iloc[-1], variant=variant,
+                symbol=item.symbol, timestamp=item.last_time, variant=variant,
                 versions=versions, horizons=horizons, prediction=prediction.row(index),
                 signal=self.signal(prediction.row(index), horizons, SignalState()),
             )
@@ -219,9 +244,23 @@ class Forecaster:
 @dataclass(frozen=True)
 class SeriesInput:
     symbol: str  # the symbol forecast
-    bars: pd.DataFrame  # its validated bars, oldest first (at least MIN_BARS)
+    bars: BarSeries | pd.DataFrame  # its checked bars (or a bar frame), oldest first
     context: Mapping[str, pd.DataFrame] | None = None  # market context frames by name
     position: Sequence[float] | None = None  # the `full` variant's position state (None: flat)
+
+    @property
+    def last_time(self) -> pd.Timestamp:
+        bars = self.bars
+        return bars.last_time if isinstance(bars, BarSeries) else bars["timestamp"].iloc[-1]
+
+
+def series_features(item: SeriesInput) -> np.ndarray:
+    """The engine's feature rows of one input: from a `BarSeries` directly (checked already),
+    from a bar frame through `compute_features` (which checks it)."""
+    context = dict(item.context or {}) or None
+    if isinstance(item.bars, BarSeries):
+        return feature_rows(item.bars.stamps, item.bars.values, item.bars.known_at, context)
+    return engine_rows(compute_features(item.bars, context))
 
 
 def positions_array(inputs: Sequence[SeriesInput]) -> np.ndarray | None:
@@ -236,11 +275,11 @@ def positions_array(inputs: Sequence[SeriesInput]) -> np.ndarray | None:
                      for item in inputs], dtype=np.float32)
 
 
-def batch_slice(positions: np.ndarray | None, start: int) -> np.ndarray | None:
-    """The position rows for the windows from ``start`` (a single row applies to all)."""
+def batch_slice(positions: np.ndarray | None, start: int, size: int) -> np.ndarray | None:
+    """The position rows of the ``size`` windows from ``start`` (a single row applies to all)."""
     if positions is None or len(positions) == 1:
         return positions
-    return positions[start : start + BATCH]
+    return positions[start : start + size]
 
 
 def engine_rows(rows: np.ndarray | pd.DataFrame) -> np.ndarray:
@@ -276,10 +315,12 @@ def feature_windows(
     rows: np.ndarray, names: Sequence[str], ends: np.ndarray, field: str = "bars"
 ) -> np.ndarray:
     """(len(ends), WINDOW, F) float32 windows of the model's columns, refusing warm-up NaN."""
-    matrix = pick_columns(rows, names)
-    if len(matrix) < WINDOW or ends.min() < WINDOW - 1:
+    if len(rows) < WINDOW or ends.min() < WINDOW - 1:
         raise InputError(field, f"a window needs {WINDOW} rows; send at least {MIN_BARS} bars")
-    windows = sliding_window_view(matrix, WINDOW, axis=0)[ends - WINDOW + 1].transpose(0, 2, 1)
+    first = int(ends.min()) - WINDOW + 1  # only the rows some window uses are picked
+    matrix = pick_columns(rows[first : int(ends.max()) + 1], names)
+    starts = ends - WINDOW + 1 - first
+    windows = sliding_window_view(matrix, WINDOW, axis=0)[starts].transpose(0, 2, 1)
     warm = np.isnan(windows).any(axis=(0, 1))
     if warm.any():
         cold = [name for name, bad in zip(names, warm, strict=True) if bad]
@@ -294,50 +335,3 @@ def concatenate(parts: Sequence[Prediction]) -> Prediction:
     if len(parts) == 1:
         return parts[0]
     return Prediction(*(np.concatenate([getattr(p, f) for p in parts]) for f in PREDICTION_FIELDS))
-
-
-def config_from_env() -> ServingConfig:
-    """The service's configuration: defaults, overridden by TRADECAST_* environment variables."""
-    defaults = ServingConfig()
-    return ServingConfig(
-        intra_op_threads=int(os.environ["TRADECAST_THREADS"]) if "TRADECAST_THREADS" in os.environ
-        else defaults.intra_op_threads,
-        live_variant=os.environ.get("TRADECAST_LIVE_VARIANT", defaults.live_variant),
-        snapshot_every=int(os.environ.get("TRADECAST_SNAPSHOT_EVERY", defaults.snapshot_every)),
-        fsync=os.environ.get("TRADECAST_FSYNC", "1") != "0",
-        state_dir=Path(os.environ["TRADECAST_STATE_DIR"]) if "TRADECAST_STATE_DIR" in os.environ
-        else None,
-    )
-
-
-def forecast_dict(result: ForecastResult, return_attention: bool = False) -> dict:
-    """A `ForecastResult` as the JSON body of `serving.schemas.Forecast`."""
-    prediction = result.prediction
-    rows = [
-        {
-            "horizon": int(horizon),
-            "p_down": float(prediction.probabilities[0, index, 0]),
-            "p_flat": float(prediction.probabilities[0, index, 1]),
-            "p_up": float(prediction.probabilities[0, index, 2]),
-            "expected_return": float(prediction.returns[0, index]),
-            "volatility": float(prediction.volatility[0, index]),
-        }
-        for index, horizon in enumerate(result.horizons)
-    ]
-    attention = prediction.attention[0].astype(float).tolist() if return_attention else None
-    return {
-        "symbol": result.symbol,
-        "timestamp": result.timestamp.isoformat(),
-        "variant": result.variant,
-        "versions": result.versions,
-        "forecasts": rows,
-        "signal": {"position": result.signal.position, "bars_held": result.signal.bars_held},
-        "attention": attention,
-    }
-
-
-def with_attention(forecast: dict | None, return_attention: bool) -> dict | None:
-    """A stored forecast body as answered: attention only when asked for."""
-    if forecast is None or return_attention:
-        return forecast
-    return {**forecast, "attention": None}
