@@ -167,8 +167,12 @@ def fit_fold_calibration(
     """
     data = trainer.data
     fitted_on = calibration_samples(data, windows)
-    frame = predictions_frame(data.samples(fitted_on), fold, variant,
-                              trainer.predict(fitted_on), data.market.horizons, labelled=True)
+    horizons = len(data.market.horizons)
+    predictions = trainer.predict(fitted_on) if len(fitted_on) else Predictions(
+        np.zeros((0, horizons, 3)), np.zeros((0, horizons)), np.zeros((0, horizons))
+    )
+    frame = predictions_frame(data.samples(fitted_on), fold, variant, predictions,
+                              data.market.horizons, labelled=True)
     return calibration_from_frame(frame, data.market.horizons), frame
 
 

@@ -18,7 +18,7 @@ from features.calibration import (
 )
 from features.labels import HORIZONS
 from marketdata.store import BarStore
-from training.config import load_profile
+from training.config import apply_overrides, load_profile
 from training.dataset import load_market, prepare_fold
 from training.loop import Trainer
 from training.recalibrate import recalibrate_run
@@ -109,7 +109,8 @@ def test_refitting_a_run_reproduces_its_calibration_and_predictions(sample_home,
 
     home = resolve_home(tmp_path / "home")
     shutil.copytree(sample_home.bars_dir, home.bars_dir)
-    run_dir = train_run(home, "simplex", PROFILE, walk_forward=True, progress=False)
+    calibrated = apply_overrides(PROFILE, {"calibration_windows": "256"})  # tiny has none
+    run_dir = train_run(home, "simplex", calibrated, walk_forward=True, progress=False)
     summary = json.loads((run_dir / "summary.json").read_text())
     predictions = pd.read_parquet(run_dir / "oos_predictions.parquet")
     assert summary["calibration"] == summary["folds"][-1]["calibration"]
