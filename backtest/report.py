@@ -52,7 +52,7 @@ def write_report(
         "comparison": comparison_table(summaries).to_dict(orient="index"),
         "runs": summaries,
     }
-    (out_dir / "metrics.json").write_text(json.dumps(_plain(metrics), indent=2) + "\n")
+    (out_dir / "metrics.json").write_text(json.dumps(json_ready(metrics), indent=2) + "\n")
     result = results[main]
     result.trades.to_csv(out_dir / "trades.csv", index=False)
     equity = result.equity.copy()
@@ -70,12 +70,12 @@ def write_report(
     return out_dir
 
 
-def _plain(value: object) -> object:
+def json_ready(value: object) -> object:
     """JSON-ready: NaN and infinities become null (JSON has neither), numpy scalars Python ones."""
     if isinstance(value, Mapping):
-        return {str(key): _plain(item) for key, item in value.items()}
+        return {str(key): json_ready(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
+        return [json_ready(item) for item in value]
     if isinstance(value, (float, np.floating)):
         return float(value) if math.isfinite(value) else None
     if isinstance(value, np.integer):
@@ -92,7 +92,7 @@ def _plot_equity(path: Path, results: Mapping[str, BacktestResult]) -> None:
     axis.set_yscale("log")
     axis.legend()
     axis.grid(alpha=0.3)
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def _plot_drawdown(path: Path, result: BacktestResult, name: str) -> None:
@@ -101,7 +101,7 @@ def _plot_drawdown(path: Path, result: BacktestResult, name: str) -> None:
     axis.fill_between(result.equity["timestamp"], fall * 100, 0, color="tab:red", alpha=0.5)
     axis.set(title=f"Drawdown: {name}", ylabel="% below the peak")
     axis.grid(alpha=0.3)
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def _plot_monthly_returns(path: Path, result: BacktestResult, name: str) -> None:
@@ -118,7 +118,7 @@ def _plot_monthly_returns(path: Path, result: BacktestResult, name: str) -> None
             axis.text(column, row, f"{value:.1f}", ha="center", va="center", fontsize=7)
     figure.colorbar(image, ax=axis, label="monthly return, %")
     axis.set_title(f"Monthly returns: {name}")
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def _plot_rolling_sharpe(path: Path, result: BacktestResult, name: str, periods: float) -> None:
@@ -130,10 +130,10 @@ def _plot_rolling_sharpe(path: Path, result: BacktestResult, name: str, periods:
     axis.axhline(0.0, color="black", linewidth=0.8)
     axis.set(title=f"Rolling Sharpe ({window} bars): {name}", ylabel="annualised Sharpe")
     axis.grid(alpha=0.3)
-    _save(figure, path)
+    save_figure(figure, path)
 
 
-def _save(figure: plt.Figure, path: Path) -> None:
+def save_figure(figure: plt.Figure, path: Path) -> None:
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)

@@ -24,6 +24,8 @@ class Comparison:
     summaries: dict[str, dict]  # every run's full metrics (portfolio, symbols, folds)
     out_dir: Path  # where the report was written
     main: str  # the run the plots and trades.csv are about
+    returns: dict[str, pd.Series]  # every run's net return per bar, by bar time
+    periods_per_year: float  # bars per year of those returns
 
 
 def compare_runs(
@@ -46,7 +48,9 @@ def compare_runs(
     periods = periods_per_year(results[main].equity["timestamp"])
     summaries = {name: summarize(result, periods) for name, result in results.items()}
     write_report(out_dir, results, summaries, main, BUY_AND_HOLD)
-    return Comparison(comparison_table(summaries), summaries, out_dir, main)
+    returns = {name: result.equity.set_index("timestamp")["return"]
+               for name, result in results.items()}
+    return Comparison(comparison_table(summaries), summaries, out_dir, main, returns, periods)
 
 
 def truncate_at_end_dates(

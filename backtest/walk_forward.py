@@ -8,6 +8,7 @@ Every model's predictions go through the same signal rule, simulator and costs.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -18,12 +19,10 @@ from backtest.runner import Comparison, compare_runs
 from backtest.simulator import BacktestConfig
 from contract.errors import ArtifactError
 from contract.model import COMBINED
-from contract.runs import PREDICTIONS_FILE, run_folders
+from contract.runs import FOLD_METRICS, FOLD_PREDICTIONS, FOLD_PREFIX, PREDICTIONS_FILE, run_folders
+from contract.walk_forward import BASELINES as BASELINE_MODELS
+from contract.walk_forward import KEY_COLUMNS, PER_HORIZON
 from policy.signal_rule import SignalRuleConfig, combine_horizons, positions_from_predictions
-
-BASELINE_MODELS = ("always_up", "momentum", "linear")
-KEY_COLUMNS = ("timestamp", "symbol", "fold", "model")
-PER_HORIZON = ("p_down", "p_flat", "p_up", "ret_pred", "vol_pred")
 
 
 def read_predictions(path: Path) -> pd.DataFrame:
@@ -81,6 +80,27 @@ def load_walk_forward(checkpoints_dir: Path, variant: str) -> pd.DataFrame:
             keep |= frame["model"].isin(BASELINE_MODELS)
         frames.append(frame[keep])
     return pd.concat(frames, ignore_index=True)
+
+
+def raw_variant_predictions(run_dirs: dict[str, Path]) -> pd.DataFrame:
+    """Each variant's uncalibrated fold predictions (its run's fold files), for the report.
+
+    Empty for runs written before the fold files held them.
+    """
+    frames = []
+    for variant, run_dir in run_dirs.items():
+        for path in sorted(run_dir.glob(f"{FOLD_PREFIX}*/{FOLD_PREDICTIONS}")):
+            frame = pd.read_parquet(path)
+            frames.append(frame[frame["model"] == variant])
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def fold_calibrations(run_dir: Path) -> list[dict]:
+    """Each fold's calibration as its record holds it (null before there was one)."""
+    records = [json.loads(path.read_text())
+               for path in sorted(run_dir.glob(f"{FOLD_PREFIX}*/{FOLD_METRICS}"))]
+    return [{"validation_year": r["validation_year"], "calibration": r.get("calibration")}
+            for r in records]
 
 
 def prediction_horizons(frame: pd.DataFrame) -> tuple[int, ...]:

@@ -15,6 +15,10 @@ RUN_CONFIG_FILE = "run_config.json"  # variant, mode and the full TrainConfig (r
 SUMMARY_FILE = "summary.json"  # spans, validation metrics, baselines, fold table; written last
 METRICS_LOG = "metrics.jsonl"  # one line per epoch (and fold)
 PREDICTIONS_FILE = "oos_predictions.parquet"  # walk-forward out-of-sample predictions
+FOLD_PREFIX = "fold_"  # fold_<validation year>/: one walk-forward fold's folder
+FOLD_PREDICTIONS = "predictions.parquet"  # a fold's raw predictions with the realised labels
+FOLD_METRICS = "metrics.json"  # a fold's record: spans, fit, metrics, calibration
+FOLD_CALIBRATION = "calibration.parquet"  # the fold's model on training windows, labelled
 
 
 def run_folders(checkpoints_dir: Path, variant: str | None = None,

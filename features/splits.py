@@ -96,19 +96,56 @@ def walk_forward_splits(
             train_mask &= years >= year - train_years
         if not train_mask.any():
             continue
-        train_mask.flags.writeable = validation_mask.flags.writeable = False  # a frozen fold
-        folds.append(
-            Fold(
-                number=len(folds),
-                validation_year=year,
-                train_start=stamps[train_mask].min(),
-                train_end=stamps[train_mask].max(),
-                validation_start=stamps[validation_mask].min(),
-                validation_end=stamps[validation_mask].max(),
-                train_mask=train_mask,
-                validation_mask=validation_mask,
-            )
-        )
+        folds.append(_fold(len(folds), year, stamps, train_mask, validation_mask))
+    return folds
+
+
+def _fold(
+    number: int,
+    year: int,
+    stamps: pd.DatetimeIndex,
+    train_mask: np.ndarray,
+    validation_mask: np.ndarray,
+) -> Fold:
+    train_mask.flags.writeable = validation_mask.flags.writeable = False  # a frozen fold
+    return Fold(
+        number=number,
+        validation_year=year,
+        train_start=stamps[train_mask].min(),
+        train_end=stamps[train_mask].max(),
+        validation_start=stamps[validation_mask].min(),
+        validation_end=stamps[validation_mask].max(),
+        train_mask=train_mask,
+        validation_mask=validation_mask,
+    )
+
+
+def held_out_symbol_splits(
+    timestamps: pd.Series | pd.DatetimeIndex | np.ndarray,
+    symbols: pd.Series | np.ndarray,
+    held_out: tuple[str, ...],
+    **yearly,
+) -> list[Fold]:
+    """Yearly folds that train on the other symbols and validate on the `held_out` ones only.
+
+    Each fold is `walk_forward_splits`' fold of that year (same purge and embargo, keyword
+    arguments passed on) with the held-out symbols taken out of training and everything else
+    out of validation: a model is scored on series it never saw, and only on years after the
+    ones it trained on. Years where either side is empty give no fold.
+    """
+    symbols = np.asarray(symbols).astype(str)
+    unknown = sorted(set(held_out) - set(symbols))
+    if unknown:
+        raise TradecastError(f"held-out symbols {unknown} have no samples (symbols: "
+                             f"{', '.join(sorted(set(symbols)))})")
+    held = np.isin(symbols, list(held_out))
+    stamps = pd.DatetimeIndex(pd.to_datetime(np.asarray(timestamps), utc=True)).as_unit("ns")
+    folds = []
+    for fold in walk_forward_splits(timestamps, symbols, **yearly):
+        train_mask, validation_mask = fold.train_mask & ~held, fold.validation_mask & held
+        if train_mask.any() and validation_mask.any():
+            folds.append(_fold(len(folds), fold.validation_year, stamps, train_mask,
+                               validation_mask))
     return folds
 
 

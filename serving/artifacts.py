@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from contract.artifacts import (
 from contract.errors import ArtifactError
 from contract.files import sha256_of
 from contract.model import FEATURES_INPUT, HORIZONS, POSITION_INPUT, output_shapes
+from features.calibration import Calibration
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,12 @@ class ModelArtifact:
     @property
     def window(self) -> int:
         return int(self.metadata["window"])
+
+    @cached_property
+    def calibration(self) -> Calibration | None:
+        """The post-hoc calibration training fitted (None: the raw outputs are served)."""
+        saved = self.metadata.get("calibration")
+        return Calibration.from_dict(saved) if saved else None
 
     @property
     def position_dim(self) -> int:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from contract.model import FEATURES_INPUT, OUTPUT_NAMES, POSITION_INPUT
+from features.calibration import apply_calibration
 from serving.artifacts import ModelArtifact
 from serving.errors import InputError
 
@@ -63,7 +64,9 @@ class OnnxPredictor:
         if artifact.position_dim:
             feeds[POSITION_INPUT] = self._position(position, len(features))
         logits, returns, volatility, attention = artifact.session.run(self.output_names, feeds)
-        return Prediction(softmax(logits), returns, volatility, attention)
+        # Where model outputs become forecasts: training's calibration, applied as it fitted it.
+        calibrated = apply_calibration(artifact.calibration, softmax(logits), returns, volatility)
+        return Prediction(*calibrated, attention)
 
     def _position(self, position: np.ndarray | None, batch: int) -> np.ndarray:
         width = self.artifact.position_dim

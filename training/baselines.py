@@ -6,10 +6,18 @@
   the training span's mean absolute return, and the past realised volatility (persistence).
 - `linear`: ridge regression for returns and volatility and multinomial logistic regression for
   direction, on the window's last row of the selected, normalised features.
+- `lightgbm`: gradient-boosted trees (LightGBM) on the same last-row features: a regressor per
+  horizon for returns and for volatility, a three-class classifier per horizon for direction.
+  A fixed number of trees and no early stopping: stopping on the validation year would let it
+  see validation labels.
+
+Every baseline is fitted on the fold's training windows alone; `validation` lends only its
+inputs (features, past returns) to the prediction.
 """
 
 from __future__ import annotations
 
+import lightgbm
 import numpy as np
 from sklearn.linear_model import LogisticRegression, Ridge
 
@@ -17,15 +25,28 @@ from features.labels import DOWN, FLAT, UP
 from training.dataset import Samples
 from training.metrics import Predictions
 
-BASELINES = ("always_up", "momentum", "linear")
+LIGHTGBM_PARAMETERS = {
+    "n_estimators": 200,  # fixed: there is no validation set to stop on
+    "learning_rate": 0.03,
+    "num_leaves": 15,
+    "min_child_samples": 100,  # daily returns are noisy: large leaves
+    "subsample": 0.8,
+    "subsample_freq": 1,
+    "colsample_bytree": 0.8,
+    "reg_lambda": 1.0,
+    "verbose": -1,
+}
 
 
-def predict_baselines(train: Samples, validation: Samples) -> dict[str, Predictions]:
+def predict_baselines(
+    train: Samples, validation: Samples, *, seed: int = 0, threads: int = 1
+) -> dict[str, Predictions]:
     """Fit every baseline on `train` and predict `validation`."""
     return {
         "always_up": always_up(train, validation),
         "momentum": momentum(train, validation),
         "linear": linear(train, validation),
+        "lightgbm": gradient_boosting(train, validation, seed=seed, threads=threads),
     }
 
 
@@ -78,3 +99,24 @@ def _logistic(features: np.ndarray, classes: np.ndarray, new_features: np.ndarra
     probabilities = np.zeros((len(new_features), 3), dtype=np.float32)
     probabilities[:, model.classes_] = model.predict_proba(new_features)
     return probabilities
+
+
+def gradient_boosting(
+    train: Samples, validation: Samples, *, seed: int = 0, threads: int = 1
+) -> Predictions:
+    n, horizons = validation.returns.shape
+    parameters = {**LIGHTGBM_PARAMETERS, "random_state": seed, "n_jobs": max(threads, 1)}
+    probabilities = np.zeros((n, horizons, 3), dtype=np.float32)
+    returns = np.zeros((n, horizons))
+    volatility = np.zeros((n, horizons))
+    for h in range(horizons):
+        for target, out in ((train.returns, returns), (train.volatility, volatility)):
+            known = np.isfinite(target[:, h])
+            model = lightgbm.LGBMRegressor(**parameters)
+            model.fit(train.features[known], target[known, h])
+            out[:, h] = model.predict(validation.features)
+        known = train.direction[:, h] >= 0
+        classifier = lightgbm.LGBMClassifier(**parameters)
+        classifier.fit(train.features[known], train.direction[known, h])
+        probabilities[:, h][:, classifier.classes_] = classifier.predict_proba(validation.features)
+    return Predictions(probabilities, returns, volatility)

@@ -74,6 +74,9 @@ class WalkForwardConfig:
     first_validation_year: int = 2008  # earliest year validated on (earlier years only train)
     last_validation_year: int = 0  # latest year validated on (0: the last year with data)
     keep_fold_checkpoints: bool = False  # save every fold's model, not only the last one
+    scheme: str = "yearly"  # "yearly" (every symbol) or "symbols" (validate on held-out ones)
+    holdout_symbols: tuple[str, ...] = ("SPY",)  # validated on, never trained on, under "symbols"
+    calibration_windows: int = 512  # training windows the calibration is fitted on (0: none)
 
 
 @dataclass(frozen=True)

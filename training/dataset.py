@@ -19,6 +19,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from contract.errors import TradecastError
+from contract.walk_forward import LABEL_KINDS
 from features.context import MARKET_CONTEXT
 from features.engine import compute_features, feature_names, model_candidates
 from features.labels import HORIZONS, make_labels
@@ -29,8 +30,6 @@ from marketdata.store import BarStore
 from marketdata.universe import load_universe
 from training.config import DataConfig
 from training.losses import MISSING_CLASS
-
-LABEL_KINDS = ("ret", "dir", "vol")
 
 
 @dataclass(frozen=True)

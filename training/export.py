@@ -219,6 +219,7 @@ def export_model(
             "checkpoint": checkpoint,
             "training_span": summary.get("training_span"),
             "metrics": summary.get("metrics"),
+            "calibration": summary.get("calibration"),  # features.calibration; null: none
             "sha256": sha256_of(staging / MODEL_FILE),
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "parity_max_abs_diff": parity,

@@ -5,7 +5,7 @@ least its down probability, and a bar whose realised return is exactly zero is l
 accuracy averages the hit rates on up and down bars, so always guessing "up" scores 0.5 however
 often prices rose. The rank IC is the Spearman correlation between predicted and realised
 returns. On daily stocks an accuracy above 0.6 or an IC above 0.2 at one bar is almost surely a
-leak; `LEAK_ACCURACY` and `LEAK_IC` let callers flag it.
+leak; `features.skill.leak_warnings` flags it.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import spearmanr
 
-LEAK_ACCURACY = 0.6  # 1-bar accuracy above this on daily stocks means a look-ahead bug
-LEAK_IC = 0.2  # 1-bar rank IC above this on daily stocks means a look-ahead bug
+from features.calibration import brier_score
+from features.skill import direction_scores, leak_warnings  # noqa: F401 (leak_warnings: callers)
 
 
 @dataclass(frozen=True)
@@ -25,21 +25,6 @@ class Predictions:
     probabilities: np.ndarray  # (n, H, 3) down / flat / up probabilities
     returns: np.ndarray  # (n, H) predicted forward returns
     volatility: np.ndarray  # (n, H) predicted forward volatility
-
-
-def direction_scores(
-    p_down: np.ndarray, p_up: np.ndarray, realised: np.ndarray
-) -> tuple[float, float]:
-    """(accuracy, balanced accuracy) of up/down calls against the sign of realised returns."""
-    moved = np.isfinite(realised) & (realised != 0)
-    if not moved.any():
-        return math.nan, math.nan
-    called_up = p_up[moved] >= p_down[moved]
-    went_up = realised[moved] > 0
-    accuracy = float(np.mean(called_up == went_up))
-    hits = called_up == went_up
-    recalls = [hits[went_up == side].mean() for side in (True, False) if (went_up == side).any()]
-    return accuracy, float(np.mean(recalls))
 
 
 def rank_ic(
@@ -81,8 +66,13 @@ def evaluate(
     realised_volatility: np.ndarray,  # (n, H)
     horizons: tuple[int, ...],
     symbols: np.ndarray | None = None,  # (n,) symbol of each row, for per-symbol ICs
+    *,
+    direction: np.ndarray | None = None,  # (n, H) realised classes (negative: unknown)
 ) -> dict[str, float]:
-    """Every metric for every horizon, keyed `<metric>_<horizon>` (e.g. `ic_1`)."""
+    """Every metric for every horizon, keyed `<metric>_<horizon>` (e.g. `ic_1`).
+
+    With the realised `direction` classes, the three-class Brier score `brier_<h>` too.
+    """
     metrics: dict[str, float] = {"rows": float(len(realised_returns))}
     for column, horizon in enumerate(horizons):
         realised = realised_returns[:, column]
@@ -97,27 +87,37 @@ def evaluate(
         metrics[f"volatility_mae_{horizon}"] = mean_abs_error(
             predictions.volatility[:, column], realised_volatility[:, column]
         )
+        if direction is not None:
+            metrics[f"brier_{horizon}"] = brier_score(probabilities, direction[:, column])
     return metrics
 
 
 def summarise_folds(
     fold_metrics: list[dict[str, float]], horizons: tuple[int, ...]
 ) -> dict[str, float]:
-    """Overall metrics: row-weighted means over folds; ICs as the mean fold IC and its t-stat."""
+    """Overall metrics: row-weighted means over folds; ICs as the mean fold IC and its t-stat.
+
+    Fold records read back from JSON hold None where a metric was undefined (NaN).
+    """
     if not fold_metrics:
         return {}
-    rows = np.array([m["rows"] for m in fold_metrics])
+
+    def column(key: str) -> np.ndarray:
+        return np.array([math.nan if m.get(key) is None else m[key] for m in fold_metrics],
+                        dtype=np.float64)
+
+    rows = column("rows")
     overall: dict[str, float] = {"rows": float(rows.sum()), "folds": float(len(fold_metrics))}
     for key in fold_metrics[0]:
         if key == "rows" or key.startswith("ic"):
             continue
-        values = np.array([m[key] for m in fold_metrics])
+        values = column(key)
         known = np.isfinite(values)
         overall[key] = (
             float(np.average(values[known], weights=rows[known])) if known.any() else math.nan
         )
     for horizon in horizons:
-        ics = np.array([m[f"ic_{horizon}"] for m in fold_metrics])
+        ics = column(f"ic_{horizon}")
         ics = ics[np.isfinite(ics)]
         overall[f"ic_{horizon}"] = float(ics.mean()) if len(ics) else math.nan
         spread = ics.std(ddof=1) if len(ics) > 1 else 0.0
@@ -125,15 +125,3 @@ def summarise_folds(
             float(ics.mean() / spread * math.sqrt(len(ics))) if spread > 0 else math.nan
         )
     return overall
-
-
-def leak_warnings(metrics: dict[str, float], horizon: int = 1) -> list[str]:
-    """Messages for metrics that daily stock returns cannot honestly reach (a look-ahead bug)."""
-    warnings = []
-    accuracy = metrics.get(f"accuracy_{horizon}", math.nan)
-    ic = metrics.get(f"ic_{horizon}", math.nan)
-    if accuracy > LEAK_ACCURACY:
-        warnings.append(f"{horizon}-bar accuracy {accuracy:.3f} > {LEAK_ACCURACY}: suspect a leak")
-    if ic > LEAK_IC:
-        warnings.append(f"{horizon}-bar rank IC {ic:.3f} > {LEAK_IC}: suspect a leak")
-    return warnings

@@ -6,8 +6,8 @@ import math
 
 from rich.table import Table
 
-COLUMNS = ("accuracy", "balanced_accuracy", "ic", "ic_t", "return_mae", "volatility_mae")
-HEADERS = ("acc", "bal acc", "IC", "IC t", "ret MAE", "vol MAE")
+COLUMNS = ("accuracy", "balanced_accuracy", "brier", "ic", "ic_t", "return_mae", "volatility_mae")
+HEADERS = ("acc", "bal acc", "Brier", "IC", "IC t", "ret MAE", "vol MAE")
 
 
 def fold_tables(summary: dict) -> list[Table]:

@@ -3,10 +3,14 @@
 run_config.json          variant, mode and the full TrainConfig (a resume reads it back)
 model.safetensors, config.json, features.json   the final model (training.checkpoint)
 metrics.jsonl            one line per epoch (and fold)
-summary.json             spans, validation metrics, baselines, fold table, fit details
+summary.json             spans, validation metrics, baselines, fold table, fit details, and
+                         the exported model's calibration (`calibration`, the last fold's)
 loss_curves.png, folds.png
-oos_predictions.parquet  out-of-sample predictions of every fold, model and baseline
-fold_<year>/             per fold: predictions, metrics and the resumable trainer state
+oos_predictions.parquet  out-of-sample predictions of every fold, model and baseline (the
+                         model's calibrated, as serving would answer)
+fold_<year>/             per fold: predictions.parquet (raw, with the realised labels),
+                         calibration.parquet (the model on training windows, labelled),
+                         metrics.json (with the fold's calibration), the trainer state
 """
 
 from __future__ import annotations
@@ -23,12 +27,17 @@ import pandas as pd
 from contract.errors import ArtifactError
 from contract.home import Home
 from contract.runs import (
+    FOLD_CALIBRATION,
+    FOLD_METRICS,
+    FOLD_PREDICTIONS,
+    FOLD_PREFIX,
     METRICS_LOG,
     PREDICTIONS_FILE,
     RUN_CONFIG_FILE,
     SUMMARY_FILE,
     run_folders,
 )
+from features.calibration import Calibration
 from features.splits import Fold
 from marketdata.store import BarStore
 from training.checkpoint import save_checkpoint
@@ -47,13 +56,12 @@ from training.plots import plot_fold_summary, plot_loss_curves
 from training.walk_forward import (
     FoldOutcome,
     StartingPoint,
+    calibrated_rows,
     make_folds,
+    raw_name,
     run_fold,
     stitch,
 )
-
-FOLD_PREDICTIONS = "predictions.parquet"
-FOLD_METRICS = "metrics.json"
 
 
 def new_run_dir(home: Home, variant: str, suffix: str = "") -> Path:
@@ -124,7 +132,7 @@ def train_run(
 
     fold_frames, fold_metrics = [], []
     for index, fold in enumerate(folds):
-        fold_dir = run_dir / f"fold_{fold.validation_year}"
+        fold_dir = run_dir / f"{FOLD_PREFIX}{fold.validation_year}"
         if resume and (fold_dir / FOLD_METRICS).exists():
             fold_frames.append(pd.read_parquet(fold_dir / FOLD_PREDICTIONS))
             fold_metrics.append(json.loads((fold_dir / FOLD_METRICS).read_text()))
@@ -137,12 +145,33 @@ def train_run(
         fold_frames.append(predictions)
         fold_metrics.append(record)
 
-    stitch(fold_frames).to_parquet(run_dir / PREDICTIONS_FILE, index=False)
+    write_predictions(run_dir, variant, fold_frames, fold_metrics, market.horizons)
     summary = _summary(run_dir, variant, config, walk_forward, market, folds, fold_metrics)
     summary["seconds"] = round(time.perf_counter() - started, 1)
-    (run_dir / SUMMARY_FILE).write_text(json.dumps(_finite(summary), indent=2) + "\n")
+    (run_dir / SUMMARY_FILE).write_text(json.dumps(json_safe(summary), indent=2) + "\n")
     _plot(run_dir, fold_metrics, market.horizons)
     return run_dir
+
+
+def write_predictions(
+    run_dir: Path,
+    variant: str,
+    fold_frames: list[pd.DataFrame],
+    fold_records: list[dict],
+    horizons: tuple[int, ...],
+) -> None:
+    """`oos_predictions.parquet`: every fold's rows, the model's through its fold's calibration."""
+    calibrated = [
+        calibrated_rows(frame, variant, fold_calibration(record, len(horizons)), horizons)
+        for frame, record in zip(fold_frames, fold_records, strict=True)
+    ]
+    stitch(calibrated).to_parquet(run_dir / PREDICTIONS_FILE, index=False)
+
+
+def fold_calibration(record: dict, horizons: int) -> Calibration:
+    """The calibration a fold record holds (identity for a record written before there was one)."""
+    saved = record.get("calibration")
+    return Calibration.from_dict(saved) if saved else Calibration.identity(horizons)
 
 
 def start_run(
@@ -176,7 +205,7 @@ def train_fold(
     Folds are independent (each model is seeded afresh), so they may run in any order or at
     once: a walk-forward run on Ray runs one per Tune trial.
     """
-    fold_dir = run_dir / f"fold_{fold.validation_year}"
+    fold_dir = run_dir / f"{FOLD_PREFIX}{fold.validation_year}"
 
     def write_epoch(record: dict) -> None:
         with (run_dir / METRICS_LOG).open("a") as handle:
@@ -190,6 +219,7 @@ def train_fold(
                        on_epoch=write_epoch, progress=progress, start_from=start_from,
                        walk_forward=walk_forward)
     outcome.predictions.to_parquet(fold_dir / FOLD_PREDICTIONS, index=False)
+    outcome.calibration_frame.to_parquet(fold_dir / FOLD_CALIBRATION, index=False)
     record = _fold_record(outcome)
     (fold_dir / FOLD_METRICS).write_text(json.dumps(record, indent=2) + "\n")
     if not last and not config.walk_forward.keep_fold_checkpoints:
@@ -244,16 +274,12 @@ def _fold_record(outcome: FoldOutcome) -> dict:
             "seconds": round(fit.seconds, 1),
         },
         "metrics": outcome.metrics,
+        "calibration": outcome.calibration.to_dict(),
     }
 
 
 def _summary(run_dir, variant, config, walk_forward, market, folds, fold_metrics) -> dict:
     last = fold_metrics[-1]
-    names = list(last["metrics"])
-    overall = {
-        name: summarise_folds([f["metrics"][name] for f in fold_metrics], market.horizons)
-        for name in names
-    }
     return {
         "variant": variant,
         "run_id": run_dir.name,
@@ -268,12 +294,28 @@ def _summary(run_dir, variant, config, walk_forward, market, folds, fold_metrics
         "training_span": last["training_span"],
         "validation_span": last["validation_span"],
         "n_features": last["n_features"],
+        **fold_summary(variant, fold_metrics, market.horizons),
+    }
+
+
+def fold_summary(variant: str, fold_metrics: list[dict], horizons: tuple[int, ...]) -> dict:
+    """The parts of `summary.json` that come from the fold records (metrics, calibration)."""
+    last = fold_metrics[-1]
+    overall = {
+        name: summarise_folds([f["metrics"][name] for f in fold_metrics], horizons)
+        for name in last["metrics"]
+    }
+    return {
         "metrics": last["metrics"][variant],
-        "baselines": {name: last["metrics"][name] for name in names if name != variant},
+        "baselines": {
+            name: metrics for name, metrics in last["metrics"].items()
+            if name not in (variant, raw_name(variant))
+        },
         "fit": last["fit"],
         "folds": [{k: v for k, v in f.items() if k != "feature_names"} for f in fold_metrics],
         "overall": overall,
         "leak_warnings": leak_warnings(overall[variant]),
+        "calibration": last.get("calibration"),
     }
 
 
@@ -281,12 +323,12 @@ def _span(start: pd.Timestamp, end: pd.Timestamp) -> dict[str, str]:
     return {"start": start.isoformat(), "end": end.isoformat()}
 
 
-def _finite(value):
+def json_safe(value):
     """JSON has no NaN: undefined metrics (a constant guess has no IC) become null."""
     if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
+        return {key: json_safe(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [_finite(item) for item in value]
+        return [json_safe(item) for item in value]
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value

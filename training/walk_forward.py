@@ -4,11 +4,16 @@ A plain training run is the newest fold alone: train on everything up to the las
 enough validation samples, validate on that year. A walk-forward run trains one model per
 yearly fold (train to year N, validate on N + 1, roll), with the purge and embargo of
 `features.splits`, and stitches every fold's out-of-sample predictions into one series per
-symbol and model: `oos_predictions.parquet`, the backtest's input.
+symbol and model: `oos_predictions.parquet`, the backtest's input. The `symbols` scheme keeps
+the yearly folds but trains on some symbols and validates on the held-out others.
+
+Each fold also predicts a slice of its own training windows (evenly spaced in time) and fits
+the model's post-hoc calibration on them (`features.calibration`): never on validation rows.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,8 +23,10 @@ import torch
 from threadpoolctl import threadpool_limits
 from torch import nn
 
-from contract.errors import TradecastError
-from features.splits import Fold, walk_forward_splits
+from contract.errors import ArtifactError, TradecastError
+from contract.walk_forward import LABEL_KINDS
+from features.calibration import Calibration, apply_calibration, fit_calibration
+from features.splits import Fold, held_out_symbol_splits, walk_forward_splits
 from training.baselines import predict_baselines
 from training.config import TrainConfig
 from training.dataset import FoldData, MarketData, Samples, prepare_fold
@@ -28,6 +35,7 @@ from training.metrics import Predictions, evaluate
 from training.models import build_model
 from training.models.heads import MultiTaskHeads
 
+SCHEMES = ("yearly", "symbols")
 MIN_VALIDATION_SAMPLES = 100  # a year with fewer validation windows gives no fold
 
 
@@ -43,21 +51,31 @@ class FoldOutcome:
     data: FoldData  # selected features, normaliser and samples of the fold
     model: nn.Module  # the trained model (best validation loss)
     fit: FitResult  # training history
-    predictions: pd.DataFrame  # out-of-sample predictions of the model and every baseline
+    predictions: pd.DataFrame  # raw out-of-sample predictions of the model and every baseline,
+    # with the realised labels
     metrics: dict[str, dict[str, float]]  # model or baseline name -> validation metrics
+    calibration: Calibration  # fitted on `calibration_frame`, identity where it did not help
+    calibration_frame: pd.DataFrame  # the model's raw predictions on training windows, labelled
 
 
 def make_folds(market: MarketData, config: TrainConfig, walk_forward: bool) -> list[Fold]:
     """The newest usable fold, or every walk-forward fold in the configured years."""
-    folds = walk_forward_splits(
-        market.sample_timestamps,
-        market.sample_symbols,
-        first_validation_year=None
-        if not walk_forward
-        else config.walk_forward.first_validation_year,
-        embargo=config.data.embargo,
-        horizon=max(market.horizons),
-    )
+    scheme = config.walk_forward.scheme
+    first_year = config.walk_forward.first_validation_year
+    yearly = {
+        "first_validation_year": first_year if walk_forward else None,
+        "embargo": config.data.embargo,
+        "horizon": max(market.horizons),
+    }
+    if scheme == "yearly":
+        folds = walk_forward_splits(market.sample_timestamps, market.sample_symbols, **yearly)
+    elif scheme == "symbols":
+        folds = held_out_symbol_splits(
+            market.sample_timestamps, market.sample_symbols,
+            tuple(s.upper() for s in config.walk_forward.holdout_symbols), **yearly
+        )
+    else:
+        raise ArtifactError(f"walk_forward.scheme {scheme!r}: use one of {', '.join(SCHEMES)}")
     last_year = config.walk_forward.last_validation_year
     folds = [
         fold
@@ -99,27 +117,123 @@ def run_fold(
     # run scores the windows its validation loss used, which `max_val_windows` may thin out.
     scored = data.validation if walk_forward else trainer.validation
     validation = data.samples(scored)
-    everything = {variant: trainer.predict(scored)}
+    raw = trainer.predict(scored)
+    everything = {variant: raw}
     # Linear algebra threads fight over a small busy CPU just like torch's do.
-    with threadpool_limits(config.optim.threads or None):
-        everything.update(predict_baselines(data.samples(data.train), validation))
+    threads = config.optim.threads or None
+    with threadpool_limits(threads):
+        everything.update(predict_baselines(
+            data.samples(data.train), validation, seed=config.optim.seed, threads=threads or 0
+        ))
     frames = [
-        predictions_frame(validation, fold.number, name, predictions, market.horizons)
+        predictions_frame(validation, fold.number, name, predictions, market.horizons,
+                          labelled=True)
         for name, predictions in everything.items()
     ]
-    metrics = {
-        name: evaluate(
-            predictions,
-            validation.returns,
-            validation.volatility,
-            market.horizons,
-            validation.symbols,
-        )
-        for name, predictions in everything.items()
-    }
-    return FoldOutcome(
-        fold, data, trainer.model, fit, pd.concat(frames, ignore_index=True), metrics
+    calibration, calibration_frame = fit_fold_calibration(
+        trainer, fold.number, variant, config.walk_forward.calibration_windows
     )
+    metrics = {name: fold_metrics(predictions, validation, market.horizons)
+               for name, predictions in everything.items()}
+    metrics[variant] = fold_metrics(
+        Predictions(*apply_calibration(calibration, raw.probabilities, raw.returns,
+                                       raw.volatility)),
+        validation, market.horizons,
+    )
+    metrics[raw_name(variant)] = fold_metrics(raw, validation, market.horizons)
+    return FoldOutcome(
+        fold, data, trainer.model, fit, pd.concat(frames, ignore_index=True), metrics,
+        calibration, calibration_frame,
+    )
+
+
+def raw_name(variant: str) -> str:
+    """The metrics key of a variant's uncalibrated predictions."""
+    return f"{variant} (raw)"
+
+
+def fold_metrics(
+    predictions: Predictions, samples: Samples, horizons: tuple[int, ...]
+) -> dict[str, float]:
+    return evaluate(predictions, samples.returns, samples.volatility, horizons, samples.symbols,
+                    direction=samples.direction)
+
+
+def fit_fold_calibration(
+    trainer: Trainer, fold: int, variant: str, windows: int
+) -> tuple[Calibration, pd.DataFrame]:
+    """The trained model's calibration, fitted on `windows` of its fold's training windows.
+
+    Returns it with the labelled predictions it was fitted on (what a refit reads back).
+    """
+    data = trainer.data
+    fitted_on = calibration_samples(data, windows)
+    horizons = len(data.market.horizons)
+    predictions = trainer.predict(fitted_on) if len(fitted_on) else Predictions(
+        np.zeros((0, horizons, 3)), np.zeros((0, horizons)), np.zeros((0, horizons))
+    )
+    frame = predictions_frame(data.samples(fitted_on), fold, variant, predictions,
+                              data.market.horizons, labelled=True)
+    return calibration_from_frame(frame, data.market.horizons), frame
+
+
+def calibration_samples(data: FoldData, limit: int) -> np.ndarray:
+    """Up to `limit` training samples evenly spaced in time, oldest first (none for 0)."""
+    if not limit:
+        return data.train[:0]
+    stamps = data.market.sample_timestamps[data.train].asi8
+    ordered = data.train[np.argsort(stamps, kind="stable")]
+    if len(ordered) <= limit:
+        return ordered
+    return ordered[np.linspace(0, len(ordered) - 1, limit).round().astype(np.int64)]
+
+
+def calibration_from_frame(frame: pd.DataFrame, horizons: tuple[int, ...]) -> Calibration:
+    """Fit the calibration on a labelled frame of training-window predictions, in time order."""
+    if frame.empty:
+        return Calibration.identity(len(horizons))
+    frame = frame.sort_values("timestamp", kind="stable")
+    predictions = frame_predictions(frame, horizons)
+
+    def labels(kind: str) -> np.ndarray:
+        return frame[[f"{kind}_{h}" for h in horizons]].to_numpy()
+
+    return fit_calibration(
+        predictions.probabilities, predictions.returns, predictions.volatility,
+        realised_direction=labels("dir").astype(np.int64),
+        realised_returns=labels("ret").astype(np.float64),
+        realised_volatility=labels("vol").astype(np.float64),
+    )
+
+
+def frame_predictions(frame: pd.DataFrame, horizons: tuple[int, ...]) -> Predictions:
+    """The `Predictions` held in rows of the predictions format (`predictions_frame`)."""
+    probabilities = np.stack(
+        [frame[[f"p_down_{h}", f"p_flat_{h}", f"p_up_{h}"]].to_numpy() for h in horizons], axis=1
+    )
+    return Predictions(
+        probabilities.astype(np.float64),
+        frame[[f"ret_pred_{h}" for h in horizons]].to_numpy(np.float64),
+        frame[[f"vol_pred_{h}" for h in horizons]].to_numpy(np.float64),
+    )
+
+
+def calibrated_rows(
+    frame: pd.DataFrame, model: str, calibration: Calibration, horizons: tuple[int, ...]
+) -> pd.DataFrame:
+    """`frame` with `model`'s rows calibrated (the other models' rows as they are)."""
+    rows = (frame["model"] == model).to_numpy()
+    if calibration.is_identity or not rows.any():
+        return frame
+    raw = frame_predictions(frame[rows], horizons)
+    calibrated = apply_calibration(calibration, raw.probabilities, raw.returns, raw.volatility)
+    frame = frame.copy()
+    for column, h in enumerate(horizons):
+        for k, kind in enumerate(("p_down", "p_flat", "p_up")):
+            frame.loc[rows, f"{kind}_{h}"] = calibrated[0][:, column, k]
+        frame.loc[rows, f"ret_pred_{h}"] = calibrated[1][:, column]
+        frame.loc[rows, f"vol_pred_{h}"] = calibrated[2][:, column]
+    return frame
 
 
 def new_model(variant: str, data: FoldData, config: TrainConfig) -> nn.Module:
@@ -165,8 +279,11 @@ def predictions_frame(
     model: str,
     predictions: Predictions,
     horizons: tuple[int, ...],
+    *,
+    labelled: bool = False,
 ) -> pd.DataFrame:
-    """Rows in the `oos_predictions.parquet` format (docs/interfaces.md)."""
+    """Rows in the `oos_predictions.parquet` format (docs/interfaces.md); `labelled` adds the
+    realised labels `ret_<h>`, `dir_<h>`, `vol_<h>` (the fold files' format)."""
     columns: dict[str, object] = {
         "timestamp": samples.timestamps,
         "symbol": samples.symbols.astype(str),
@@ -180,12 +297,19 @@ def predictions_frame(
         columns[f"p_up_{horizon}"] = probabilities[:, 2]
         columns[f"ret_pred_{horizon}"] = predictions.returns[:, column]
         columns[f"vol_pred_{horizon}"] = predictions.volatility[:, column]
+    if labelled:
+        realised = {"ret": samples.returns, "dir": samples.direction, "vol": samples.volatility}
+        for kind in LABEL_KINDS:
+            for column, horizon in enumerate(horizons):
+                columns[f"{kind}_{horizon}"] = realised[kind][:, column]
     return pd.DataFrame(columns)
 
 
 def stitch(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """One out-of-sample series per model and symbol, in time order."""
+    """One out-of-sample series per model and symbol, in time order (labels left out)."""
     stitched = pd.concat(frames, ignore_index=True)
+    labels = re.compile(rf"({'|'.join(LABEL_KINDS)})_\d+")
+    stitched = stitched.drop(columns=[c for c in stitched.columns if labels.fullmatch(c)])
     return stitched.sort_values(["model", "symbol", "timestamp"], kind="stable").reset_index(
         drop=True
     )

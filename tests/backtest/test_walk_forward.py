@@ -141,3 +141,27 @@ def test_predictions_with_a_hole_are_refused_naming_the_row(wf_home, tmp_path):
     frame.to_parquet(tmp_path / PREDICTIONS_FILE)
     with pytest.raises(ArtifactError, match=r"row 7 \(hybrid AAPL .*ret_pred_4 is missing"):
         read_predictions(tmp_path / PREDICTIONS_FILE)
+
+
+def test_the_one_page_report_flags_the_peeking_model_as_a_leak_and_noise_as_no_edge(wf_report):
+    out, printed = wf_report
+    page = (out / "report.md").read_text()
+    numbers = json.loads((out / "skill.json").read_text())
+    assert f"Walk-forward report: {out / 'report.md'}" in printed
+    hybrid, noise = numbers["models"]["hybrid"], numbers["models"]["linear"]
+    # Knowing the future is not a success: it is flagged, in the numbers and on the page.
+    assert hybrid["metrics"]["ic_1"] > 0.2 and hybrid["warnings"]
+    assert "PROBABLE LEAK, not a success** — `hybrid`" in page
+    assert "`linear`" not in page.split("## Leak alarm")[1].split("##")[0]
+    assert noise["ic"]["1"]["covers_zero"] and not hybrid["ic"]["1"]["covers_zero"]
+    sharpe = numbers["sharpe_vs_buy_and_hold"]
+    assert set(sharpe) == {"hybrid", "simplex", "always_up", "momentum", "linear"}
+    for edge in sharpe.values():  # the words follow the interval
+        assert (edge["verdict"] == "indistinguishable from the baseline") == edge["covers_zero"]
+        assert edge["low"] <= edge["estimate"] <= edge["high"]
+    assert "| indistinguishable from the baseline |" in page
+    for model in ("hybrid", "simplex", "always_up", "momentum", "linear", "buy_and_hold"):
+        assert f"| {model} |" in page
+    for name in ("reliability_1.png", "reliability_4.png", "reliability_24.png",
+                 "deciles_returns.png", "deciles_volatility.png", "intervals.png"):
+        assert (out / name).stat().st_size > 0 and f"({name})" in page

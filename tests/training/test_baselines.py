@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -11,7 +12,7 @@ from scipy.stats import ttest_1samp
 from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
 from marketdata.store import BarStore
-from training.baselines import predict_baselines
+from training.baselines import gradient_boosting, predict_baselines
 from training.config import load_profile
 from training.dataset import load_market, prepare_fold
 from training.metrics import direction_scores, evaluate, rank_ic, summarise_folds
@@ -104,3 +105,25 @@ def test_linear_baseline_is_a_proper_forecast_without_a_leak(fold_samples, basel
     # Volatility is persistent: a linear fit on volatility features must beat the mean guess.
     mean_guess = np.abs(validation.volatility[:, 2] - np.nanmean(train.volatility[:, 2])).mean()
     assert metrics["volatility_mae_24"] < mean_guess
+
+
+def test_lightgbm_is_fitted_on_training_windows_only(fold_samples, baselines) -> None:
+    """Validation labels changed beyond recognition leave its forecasts as they were; training
+    labels changed the same way do not (so the test can fail)."""
+    train, validation, _ = fold_samples
+    before = baselines["lightgbm"]
+    np.testing.assert_allclose(before.probabilities.sum(axis=-1), 1.0, atol=1e-5)
+    planted = dataclasses.replace(
+        validation, returns=-3.0 * validation.returns + 0.01,
+        volatility=5.0 * validation.volatility, direction=2 - validation.direction,
+    )
+    again = gradient_boosting(train, planted)
+    for name in ("probabilities", "returns", "volatility"):
+        np.testing.assert_array_equal(getattr(again, name), getattr(before, name))
+    shifted = dataclasses.replace(train, returns=-3.0 * train.returns + 0.01)
+    assert not np.allclose(gradient_boosting(shifted, validation).returns, before.returns)
+    # Volatility is persistent: the trees must beat the training mean guess as well.
+    metrics = evaluate(before, validation.returns, validation.volatility, (1, 4, 24))
+    mean_guess = np.abs(validation.volatility[:, 2] - np.nanmean(train.volatility[:, 2])).mean()
+    assert metrics["volatility_mae_24"] < mean_guess
+    assert metrics["accuracy_1"] < 0.6

@@ -201,3 +201,34 @@ def test_cli_exports_the_latest_checkpoint_and_refuses_a_wrong_variant(tmp_path:
     assert "holds variant 'hybrid', not 'simplex'" in str(refused.exception)
     manifest = json.loads((tmp_path / "exported_models" / "manifest.json").read_text())
     assert set(manifest["variants"]) == {"hybrid"}
+
+
+def test_the_checkpoints_calibration_is_exported_and_served_as_fitted(tmp_path: Path) -> None:
+    from features.calibration import Calibration, apply_calibration, scale_temperature
+    from serving.artifacts import load_artifact
+    from serving.predictor import OnnxPredictor
+
+    torch.manual_seed(0)
+    model = build_model("simplex", 3, **TINY_OVERRIDES["simplex"]).eval()
+    calibration = Calibration((2.0, 1.0, 0.5), (0.25, 1.0, 1.0), (0.001, 0.0, 0.0),
+                              (0.5, 1.0, 1.0))
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "summary.json").write_text(json.dumps({
+        "training_span": ["2010-01-04", "2019-12-31"], "calibration": calibration.to_dict()}))
+    save_checkpoint(tmp_path / "run", model, ["close", "rsi_14", "volume"], variant="simplex")
+    result = export_checkpoint(tmp_path / "run", tmp_path / "exported")
+    assert result.metadata["calibration"] == calibration.to_dict()
+
+    artifact = load_artifact(result.folder)
+    features = np.random.default_rng(3).normal(size=(5, 60, 3)).astype(np.float32)
+    served = OnnxPredictor(artifact).predict(features)
+    logits, returns, volatility, _ = artifact.session.run(None, {"features": features})
+    raw = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    want = apply_calibration(calibration, raw, returns, volatility)
+    np.testing.assert_allclose(served.probabilities, want[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(served.returns, want[1], rtol=1e-6)
+    np.testing.assert_allclose(served.returns[:, 0], 0.25 * returns[:, 0], rtol=1e-6)
+    np.testing.assert_allclose(served.returns[:, 1:], returns[:, 1:])
+    np.testing.assert_allclose(served.volatility[:, 0], 0.001 + 0.5 * volatility[:, 0], rtol=1e-5)
+    np.testing.assert_allclose(served.probabilities[:, 0], scale_temperature(raw[:, 0], 2.0),
+                               rtol=1e-5, atol=1e-6)

@@ -58,7 +58,8 @@ def start_backtest(
     from backtest.runner import compare_runs, truncate_at_end_dates
     from backtest.signals import load_bars, read_signals
     from backtest.simulator import BacktestConfig
-    from backtest.walk_forward import load_walk_forward, read_predictions, run_walk_forward
+    from backtest.skill_report import walk_forward_report
+    from backtest.walk_forward import find_walk_forward_runs, load_walk_forward, read_predictions
     from contract.errors import TradecastError
     from contract.home import resolve_home
     from marketdata.universe import load_universe
@@ -73,11 +74,13 @@ def start_backtest(
         costs=costs,
         risk=RiskLimits(max_position, max_gross, daily_loss_stop or None),
     )
+    runs = {}
     if walk_forward:
         if predictions is not None:
             frame = read_predictions(predictions)
         else:
             frame = load_walk_forward(resolved.checkpoints_dir, variant)
+            runs = find_walk_forward_runs(resolved.checkpoints_dir)
         symbols = sorted(frame["symbol"].unique())
     else:
         frame = read_signals(signals)
@@ -93,8 +96,9 @@ def start_backtest(
             round_trip_cost=costs.round_trip,
             **{name: value for name, value in chosen.items() if value is not None},
         )
-        comparison = run_walk_forward(frame, bar_frames, out, variant, config=config, rule=rule,
-                                      progress=True)
+        comparison, page = walk_forward_report(frame, bar_frames, out, variant, config=config,
+                                               rule=rule, runs=runs, progress=True)
+        typer.echo(f"Walk-forward report: {page}")
     else:
         name = signals.name.split(".")[0]
         comparison = compare_runs({name: frame}, bar_frames, out, name, config=config,

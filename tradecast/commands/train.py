@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -25,6 +26,10 @@ def start_train(
     walk_forward: Annotated[
         bool, typer.Option("--walk-forward", help="One model per yearly fold, plus baselines.")
     ] = False,
+    folds: Annotated[
+        str | None, typer.Option(help="Fold scheme: yearly (every symbol) or symbols (validate "
+                                 "on held-out symbols: --set holdout_symbols=SPY,INTC).")
+    ] = None,
     no_curriculum: Annotated[
         bool, typer.Option("--no-curriculum", help="Train every task at full weight from epoch 1.")
     ] = False,
@@ -54,6 +59,8 @@ def start_train(
     overrides = dict(_split_assignment(item) for item in set_fields or [])
     if no_curriculum:
         overrides["curriculum.enabled"] = "false"
+    if folds:
+        overrides["walk_forward.scheme"] = folds
     for run_dir in train_from_cli(resolve_home(home), variant, profile=profile,
                                   walk_forward=walk_forward, resume=resume, overrides=overrides):
         typer.echo(f"run written to {run_dir}")
@@ -62,21 +69,46 @@ def start_train(
 @app.command("report")
 def start_report(
     run: Annotated[str, typer.Argument(help="Run id, <variant>/<run-id> or run folder.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for the walk-forward page [default: RUN/report].")
+    ] = None,
     home: HomeOption = None,
 ) -> None:
-    """Print a run's out-of-sample metrics per fold for the model and every baseline."""
+    """Print a run's fold table; for a walk-forward run, write its one-page report too."""
     from rich.console import Console
 
+    from backtest.skill_report import report_run
     from contract.home import resolve_home
     from training.report import fold_tables
     from training.runs import find_run, read_summary
 
-    summary = read_summary(find_run(resolve_home(home), run))
+    resolved = resolve_home(home)
+    run_dir = find_run(resolved, run)
+    summary = read_summary(run_dir)
     console = Console(width=140)
     for table in fold_tables(summary):
         console.print(table)
     for warning in summary.get("leak_warnings", []):
-        console.print(f"[bold red]warning:[/] {warning}")
+        console.print(f"[bold red]warning: probable leak, not a success:[/] {warning}")
+    if summary["mode"] == "walk_forward":
+        page = report_run(run_dir, resolved.bars_dir, out or run_dir / "report")
+        console.print(f"walk-forward report: {page}")
+
+
+@app.command("calibrate")
+def start_calibrate(
+    run: Annotated[str, typer.Argument(help="Run id, <variant>/<run-id> or run folder.")],
+    home: HomeOption = None,
+) -> None:
+    """Refit a finished run's calibration from its folds' saved training-window predictions."""
+    from contract.home import resolve_home
+    from training.recalibrate import recalibrate_run
+    from training.runs import find_run
+
+    run_dir = find_run(resolve_home(home), run)
+    summary = recalibrate_run(run_dir)
+    typer.echo(f"{run_dir}: calibration refitted on {len(summary['folds'])} fold(s); the "
+               f"exported model's: {summary['calibration']}")
 
 
 @app.command("finetune")
