@@ -57,7 +57,8 @@ def walk_forward_report(
     `runs` (variant -> run folder the predictions came from) lets the page compare each
     variant's calibrated rows with its raw fold predictions and list its calibrations.
     """
-    comparison = run_walk_forward(predictions, bars, out_dir, variant, config, rule, progress)
+    comparison = run_walk_forward(predictions, bars, out_dir, variant, config=config, rule=rule,
+                                  progress=progress)
     scored = with_combined(predictions) if variant == COMBINED else predictions
     runs = dict(runs or {})
     page = write_walk_forward_page(
