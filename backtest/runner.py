@@ -33,6 +33,7 @@ def compare_runs(
     bars: dict[str, pd.DataFrame],
     out_dir: Path,
     main: str,
+    *,
     config: BacktestConfig | None = None,
     progress: bool = False,
 ) -> Comparison:

@@ -22,19 +22,20 @@ from backtest.simulator import BacktestConfig
 from backtest.skill import IC_NO_EDGE, NO_EDGE, ModelSkill, SharpeEdge, all_skill, sharpe_edges
 from backtest.skill_plots import plot_deciles, plot_intervals, plot_reliability
 from backtest.walk_forward import (
-    ENSEMBLE,
     fold_calibrations,
     prediction_horizons,
     raw_variant_predictions,
     read_predictions,
     run_walk_forward,
-    with_ensemble,
+    with_combined,
 )
 from contract.errors import ArtifactError
-from contract.walk_forward import BASELINES, PREDICTIONS_FILE
+from contract.model import COMBINED
+from contract.runs import PREDICTIONS_FILE
+from contract.walk_forward import BASELINES
 from features.bootstrap import LEVEL, RESAMPLES, SHARPE_BLOCK, Interval
-from features.signal_rule import SignalRuleConfig
 from features.skill import LEAK_ACCURACY, LEAK_IC
+from policy.signal_rule import SignalRuleConfig
 
 PAGE = "report.md"
 NUMBERS = "skill.json"
@@ -56,8 +57,9 @@ def walk_forward_report(
     `runs` (variant -> run folder the predictions came from) lets the page compare each
     variant's calibrated rows with its raw fold predictions and list its calibrations.
     """
-    comparison = run_walk_forward(predictions, bars, out_dir, variant, config, rule, progress)
-    scored = with_ensemble(predictions) if variant == ENSEMBLE else predictions
+    comparison = run_walk_forward(predictions, bars, out_dir, variant, config=config, rule=rule,
+                                  progress=progress)
+    scored = with_combined(predictions) if variant == COMBINED else predictions
     runs = dict(runs or {})
     page = write_walk_forward_page(
         out_dir, predictions=scored, bars=bars, comparison=comparison,

@@ -18,6 +18,8 @@ import pandas as pd
 from backtest.runner import Comparison, compare_runs
 from backtest.simulator import BacktestConfig
 from contract.errors import ArtifactError
+from contract.model import COMBINED
+from contract.runs import PREDICTIONS_FILE, run_folders
 from contract.walk_forward import BASELINES as BASELINE_MODELS
 from contract.walk_forward import (
     FOLD_METRICS,
@@ -25,11 +27,8 @@ from contract.walk_forward import (
     FOLD_PREFIX,
     KEY_COLUMNS,
     PER_HORIZON,
-    PREDICTIONS_FILE,
 )
-from features.signal_rule import SignalRuleConfig, combine_horizons, positions_from_predictions
-
-ENSEMBLE = "ensemble"
+from policy.signal_rule import SignalRuleConfig, combine_horizons, positions_from_predictions
 
 
 def read_predictions(path: Path) -> pd.DataFrame:
@@ -60,20 +59,18 @@ def find_walk_forward_runs(checkpoints_dir: Path) -> dict[str, Path]:
     start time, so the greatest name is the newest.
     """
     runs = {}
-    for variant_dir in sorted(p for p in checkpoints_dir.glob("*") if p.is_dir()):
-        found = sorted(path.parent for path in variant_dir.glob(f"*/{PREDICTIONS_FILE}"))
-        if found:
-            runs[variant_dir.name] = found[-1]
+    for run in run_folders(checkpoints_dir, holding=(PREDICTIONS_FILE,)):  # oldest first
+        runs[run.parent.name] = run
     return runs
 
 
 def load_walk_forward(checkpoints_dir: Path, variant: str) -> pd.DataFrame:
     """Every variant's newest walk-forward predictions, with the baselines of ``variant``'s run.
 
-    ``variant`` may be ``ensemble`` without an ensemble run: the mean of the variants found.
+    ``variant`` may be ``combined``: the mean of every variant found (see `with_combined`).
     """
     runs = find_walk_forward_runs(checkpoints_dir)
-    if variant not in runs and not (variant == ENSEMBLE and runs):
+    if variant not in runs and not (variant == COMBINED and runs):
         found = ", ".join(f"{name} ({path.name})" for name, path in runs.items()) or "none"
         raise ArtifactError(
             f"no walk-forward run for {variant!r} under {checkpoints_dir / variant} "
@@ -118,9 +115,13 @@ def prediction_horizons(frame: pd.DataFrame) -> tuple[int, ...]:
     return tuple(sorted(int(match.group(1)) for match in found if match))
 
 
-def with_ensemble(predictions: pd.DataFrame) -> pd.DataFrame:
-    """Add an ``ensemble`` model, the equal-weight mean of the variants, unless one is there."""
-    if ENSEMBLE in set(predictions["model"]):
+def with_combined(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Add a ``combined`` model: the equal-weight mean of the variants' predictions.
+
+    Serving's ``combined`` mixes the loaded variants too (weighted by validation metrics); the
+    ``ensemble`` variant is one model of its own and takes part like any other.
+    """
+    if COMBINED in set(predictions["model"]):
         return predictions
     variants = predictions[~predictions["model"].isin(BASELINE_MODELS)]
     if variants.empty:
@@ -129,7 +130,7 @@ def with_ensemble(predictions: pd.DataFrame) -> pd.DataFrame:
     mean = variants.groupby(["timestamp", "symbol"], as_index=False).agg(
         {"fold": "max", **dict.fromkeys(value_columns, "mean")}
     )
-    return pd.concat([predictions, mean.assign(model=ENSEMBLE)], ignore_index=True)
+    return pd.concat([predictions, mean.assign(model=COMBINED)], ignore_index=True)
 
 
 def signals_from_predictions(
@@ -162,17 +163,18 @@ def run_walk_forward(
     bars: dict[str, pd.DataFrame],
     out_dir: Path,
     variant: str,
+    *,
     config: BacktestConfig | None = None,
     rule: SignalRuleConfig | None = None,
     progress: bool = False,
 ) -> Comparison:
     """Backtest every model in ``predictions`` (and buy-and-hold); ``variant`` gets the plots."""
     rule = rule or SignalRuleConfig()
-    if variant == ENSEMBLE:
-        predictions = with_ensemble(predictions)
+    if variant == COMBINED:
+        predictions = with_combined(predictions)
     signals = signals_from_predictions(predictions, rule)
     if variant not in signals:
         raise ArtifactError(f"no walk-forward predictions for {variant!r}; "
                             f"the predictions hold: {', '.join(sorted(signals))}")
     runs = {variant: signals.pop(variant), **signals}
-    return compare_runs(runs, bars, out_dir, variant, config, progress)
+    return compare_runs(runs, bars, out_dir, variant, config=config, progress=progress)

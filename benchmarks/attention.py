@@ -133,7 +133,7 @@ def torch_model(artifact):
     if metadata.get("checkpoint"):
         model, _ = load_checkpoint(metadata["checkpoint"])
         return model.eval()
-    # export_fresh seeds torch and builds the default configuration: the same weights again.
+    # export_untrained seeds torch and builds the default configuration: the same weights again.
     torch.manual_seed(metadata.get("seed", ExportConfig().seed))
     model = build_model(artifact.variant, len(artifact.feature_names)).eval()
     if model.parameter_count() != metadata["parameters"]:

@@ -134,11 +134,10 @@ def measure_rates(threads: int) -> dict[int, float]:
 
 def exported_graphs(exported_dir: str | os.PathLike[str]) -> dict[str, tuple[Path, int]]:
     """Variant -> (model.onnx, input width) for the versions the manifest names."""
-    from contract.artifacts import METADATA_FILE, MODEL_FILE
-    from serving.registry import read_manifest
+    from contract.artifacts import METADATA_FILE, MODEL_FILE, manifest_folders
 
     graphs = {}
-    for variant, folder in read_manifest(Path(exported_dir)).items():
+    for variant, folder in manifest_folders(Path(exported_dir)).items():
         metadata = json.loads((folder / METADATA_FILE).read_text())
         graphs[variant] = (folder / MODEL_FILE, len(metadata["feature_names"]))
     return graphs

@@ -64,7 +64,7 @@ def profile_variant(folder: Path, runs: int, threads: int = 1) -> dict:
     """Profile ``runs`` batch-1 runs of the exported model in ``folder``."""
     import onnxruntime as ort
 
-    from serving.artifacts import FEATURES_INPUT, POSITION_INPUT
+    from contract.model import FEATURES_INPUT, POSITION_INPUT
 
     metadata = json.loads((folder / "metadata.json").read_text())
     options = ort.SessionOptions()
@@ -94,12 +94,12 @@ def profile_variant(folder: Path, runs: int, threads: int = 1) -> dict:
 def run(home: str | os.PathLike[str] | None, runs: int = 50,
         out: str | os.PathLike[str] | None = None) -> dict:
     """Every variant of the home's manifest, profiled; written to ``out`` when given."""
+    from contract.artifacts import manifest_folders
     from contract.home import resolve_home
-    from serving.registry import read_manifest
 
     exported = resolve_home(home).exported_dir
     results = {variant: profile_variant(folder, runs)
-               for variant, folder in sorted(read_manifest(exported).items())}
+               for variant, folder in sorted(manifest_folders(exported).items())}
     if out is not None:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(json.dumps(results, indent=2))

@@ -65,7 +65,7 @@ class IdleActor:
 
 def scratch_home(root: Path, config: ScaleConfig) -> list[str]:
     """Sample bars (each daily series ``copies`` times) and a fresh export; the symbols."""
-    from training.export import export_fresh
+    from training.export import export_untrained
 
     home = resolve_home(root)
     store = BarStore(home.bars_dir)
@@ -78,7 +78,7 @@ def scratch_home(root: Path, config: ScaleConfig) -> list[str]:
             if copy:
                 store.write(symbol, "1d", bars)
             symbols.append(symbol)
-    export_fresh(config.variant, home.exported_dir)
+    export_untrained(config.variant, home.exported_dir)  # speed only: random weights, said so
     return symbols
 
 

@@ -114,7 +114,7 @@ def run(exported_dir: str | os.PathLike[str], variants: tuple[str, ...] | None =
     """Measure, choose, and (with ``write``) replace ``exported_dir``/threads.json atomically."""
     from benchmarks.latency import exported_graphs
     from contract.artifacts import THREADS_FILE
-    from training.export import write_json_atomic
+    from contract.files import write_json_atomic
 
     graphs = exported_graphs(exported_dir)
     chosen_variants = variants or tuple(graphs)

@@ -1,12 +1,11 @@
 """The walk-forward predictions file: its name, its columns and the baselines it holds.
 
-Training's walk-forward writes ``oos_predictions.parquet`` in the run folder; the backtest and
-the walk-forward report read it (docs/interfaces.md, "Walk-forward predictions").
+Training's walk-forward writes ``contract.runs.PREDICTIONS_FILE`` in the run folder; the
+backtest and the walk-forward report read it (docs/interfaces.md, "Walk-forward predictions").
 """
 
 from __future__ import annotations
 
-PREDICTIONS_FILE = "oos_predictions.parquet"
 FOLD_PREFIX = "fold_"  # fold_<validation year>/ inside the run folder
 FOLD_PREDICTIONS = "predictions.parquet"  # a fold's raw predictions with the realised labels
 FOLD_METRICS = "metrics.json"  # a fold's record: spans, fit, metrics, calibration

@@ -28,6 +28,10 @@ from marketdata.sessions import known_at_ns
 CONTEXT_PROGRAM = build_context_program()
 DEFAULT_MAX_AGE = pd.Timedelta(days=4)  # a Friday bar still counts on Tuesday after a holiday
 SECTOR = "sector"  # the slot whose series depends on the symbol (its sector ETF)
+# The market series every symbol's features join (the one place they are named): the engine's
+# context slots but the sector. Training, batch signals and the dashboard read these from the
+# store; each symbol's sector ETF comes from its universe entry.
+MARKET_CONTEXT = tuple(slot.upper() for slot in CONTEXT_SLOTS if slot != SECTOR)
 NEVER = np.iinfo(np.int64).max  # the stamp of a context bar that does not exist
 
 

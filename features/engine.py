@@ -26,7 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from contract.errors import BarDataError, UnknownSymbolError
+from contract.errors import ArtifactError, BarDataError, UnknownSymbolError
+from contract.model import WINDOW
 from features.context import (
     CONTEXT_PROGRAM,
     DEFAULT_MAX_AGE,
@@ -36,20 +37,26 @@ from features.context import (
     context_slot,
 )
 from features.indicators import CONTEXT_SLOTS, INDICATORS, INPUTS, build_program
+from features.indicators import stream_step as step
 from features.indicators.catalogue import BAR_INPUTS
-from features.indicators.kernels import calendar, live_step
+from features.indicators.kernels import calendar
+from features.indicators.stream_step import NewBars, StepOutcome
 from features.series_memory import SeriesMemory, ns_array, to_ns
+from features.snapshot import EngineState, read_snapshot, write_snapshot
 
 # check_bar_values and BAR_VALUES are imported from here by serving as well: the one rule
 from marketdata.bars import BAR_VALUES, check_bar_values, check_closes
 
 PROGRAM = build_program()
+STEP_PROGRAM = step.Program(PROGRAM.code, PROGRAM.params, PROGRAM.outputs)
 N_INPUTS = len(INPUTS)  # the program's first nodes, in this order
 AT_DAY_OF_WEEK, AT_MONTH = INPUTS.index("day_of_week"), INPUTS.index("month")
 # live_step's layout: bars, calendar, then per slot its values and flag; the sector slot last
 assert INPUTS[: AT_MONTH + 1] == (*BAR_VALUES, "day_of_week", "month")
+assert (step.DAY_OF_WEEK_INPUT, step.MONTH_INPUT, step.FIRST_SLOT_INPUT) == (
+    AT_DAY_OF_WEEK, AT_MONTH, AT_MONTH + 1)
 assert CONTEXT_SLOTS[-1] == SECTOR
-DEFAULT_WINDOW = 60  # rows of features kept per symbol for model input
+DEFAULT_WINDOW = WINDOW  # rows of features kept per symbol for model input
 
 
 @dataclass(frozen=True)
@@ -197,6 +204,7 @@ class StreamingEngine:
         self.seen = np.empty(0, dtype=np.int64)  # bars seen per symbol
         self._last_list: tuple[list[str], np.ndarray] = ([], np.empty(0, dtype=np.int64))
         self._scratch = PROGRAM.new_values(1, 0)  # program values of the last step's width
+        self._views: tuple | None = None  # the step's views of the tables (None: to rebuild)
 
     @property
     def feature_names(self) -> list[str]:
@@ -220,7 +228,11 @@ class StreamingEngine:
         self._link_sectors()
 
     def _link_sectors(self) -> None:
-        """Refresh the context column each slot (and each symbol's sector) reads; -1 if none."""
+        """Refresh the context column each slot (and each symbol's sector) reads; -1 if none.
+
+        Every change that replaces a table (new symbols, new series, a restore) ends here, so
+        the step's views of the tables are dropped here too."""
+        self._views = None
         self.sector_column = np.array(
             [self.contexts.index.get(name, -1) for name in self.sectors], dtype=np.int64)
         self.slot_columns = np.array(
@@ -280,9 +292,9 @@ class StreamingEngine:
         if symbol not in self.symbols.index:
             self._add_symbols([symbol])
         syms = np.array([self.symbols.index[symbol]])
-        problem, _, rows = self._live_step(syms, stamps, known, values)
-        return rows[0] if problem == 0 else self.update_many([symbol], stamps, values,
-                                                             known_at=known)[0]
+        outcome = self._live_step(NewBars(syms, stamps, known, values))
+        return outcome.rows[0] if outcome.status == step.STEPPED else self.update_many(
+            [symbol], stamps, values, known_at=known)[0]
 
     def update_many(self, symbols: Sequence[str], timestamps: np.ndarray, bars: np.ndarray, *,
                     known_at: np.ndarray | None = None) -> np.ndarray:
@@ -296,10 +308,11 @@ class StreamingEngine:
         stamps = ns_array(timestamps)
         known = stamps if known_at is None else ns_array(known_at)
         values = np.ascontiguousarray(bars, dtype=np.float64).reshape(len(syms), len(BAR_VALUES))
-        problem, j, rows = self._live_step(syms, stamps, known, values)
-        if problem == 0:
-            return rows
-        if problem == 1:
+        outcome = self._live_step(NewBars(syms, stamps, known, values))
+        if outcome.status == step.STEPPED:
+            return outcome.rows
+        if outcome.status == step.BAD_BAR:
+            j = outcome.at
             check_bar_values(values[j : j + 1], lambda _: symbols[j])
         for j in range(len(syms)):  # older bars and same-time bars with other values raise
             self.symbols.check_order(syms[j], stamps[j], values[j], symbols[j])
@@ -328,15 +341,17 @@ class StreamingEngine:
         self._last_list = (symbols.copy(), syms)
         return syms
 
-    def _live_step(self, syms: np.ndarray, stamps: np.ndarray, known: np.ndarray,
-                   values: np.ndarray) -> tuple[int, int, np.ndarray]:
-        if self._scratch.shape[2] != len(syms):
-            self._scratch = PROGRAM.new_values(1, len(syms))
-        return live_step(
-            PROGRAM.code, PROGRAM.params, self.symbols.state, self.symbols.ring, PROGRAM.outputs,
-            self._scratch, syms, stamps, known, values, self.slot_columns, self.sector_column,
-            self.contexts.last, self.context_values, self.max_age_ns, self.rows, self.seen,
-            self.symbols.last, self.symbols.last_values)
+    def _live_step(self, new: NewBars) -> StepOutcome:
+        if self._scratch.shape[2] != len(new.syms):
+            self._scratch = PROGRAM.new_values(1, len(new.syms))
+        if self._views is None:
+            symbols = self.symbols
+            self._views = (
+                step.SymbolMemory(symbols.state, symbols.ring, self.rows, self.seen,
+                                  symbols.last, symbols.last_values),
+                step.ContextView(self.slot_columns, self.sector_column, self.contexts.last,
+                                 self.context_values, self.max_age_ns))
+        return step.live_step(STEP_PROGRAM, *self._views, new, self._scratch)
 
     def _last_rows(self, syms: np.ndarray) -> np.ndarray:
         return self.rows[(self.seen[syms] - 1) % self.window_length, :, syms]
@@ -356,13 +371,45 @@ class StreamingEngine:
 
     def snapshot(self, path: str | Path) -> Path:
         """Write the whole engine state to ``path`` (an ``.npz`` file, written atomically)."""
-        from features.snapshot import save_engine
-
-        return save_engine(self, Path(path))
+        return write_snapshot(Path(path), self.state())
 
     @classmethod
     def restore(cls, path: str | Path) -> StreamingEngine:
-        """An engine in the state :meth:`snapshot` saved."""
-        from features.snapshot import load_engine
+        """An engine in the state :meth:`snapshot` saved (`ArtifactError` if foreign)."""
+        return cls.from_state(read_snapshot(Path(path)), where=str(path))
 
-        return load_engine(cls, Path(path))
+    def state(self) -> EngineState:
+        """The engine's memory as plain arrays (shared, not copied: write it out, then step)."""
+        symbols, contexts = self.symbols, self.contexts
+        return EngineState(
+            window=self.window_length, max_age_ns=self.max_age_ns,
+            program=symbols.program.fingerprint(), context_program=contexts.program.fingerprint(),
+            feature_names=self.feature_names, symbols=list(symbols.index), sectors=self.sectors,
+            symbol_state=symbols.state, symbol_ring=symbols.ring, symbol_last=symbols.last,
+            symbol_last_values=symbols.last_values, rows=self.rows, seen=self.seen,
+            contexts=list(contexts.index), context_state=contexts.state,
+            context_ring=contexts.ring, context_last=contexts.last,
+            context_last_values=contexts.last_values, context_values=self.context_values)
+
+    @classmethod
+    def from_state(cls, state: EngineState, where: str = "snapshot") -> StreamingEngine:
+        """An engine resuming from ``state``; `ArtifactError` when it belongs to another
+        catalogue (its program fingerprints differ from this code's)."""
+        engine = cls(window=state.window, max_age=pd.Timedelta(state.max_age_ns, "ns"))
+        for key, memory in (("program", engine.symbols), ("context_program", engine.contexts)):
+            if getattr(state, key) != memory.program.fingerprint():
+                raise ArtifactError(
+                    f"{where}: snapshot {key} {getattr(state, key)!r} does not match this "
+                    f"engine's {memory.program.fingerprint()!r}; rebuild the state from bars")
+        for memory, kind, names in ((engine.symbols, "symbol", state.symbols),
+                                    (engine.contexts, "context", state.contexts)):
+            memory.index = {name: i for i, name in enumerate(names)}
+            memory.state, memory.ring = getattr(state, f"{kind}_state"), getattr(state,
+                                                                                 f"{kind}_ring")
+            memory.last = getattr(state, f"{kind}_last")
+            memory.last_values = getattr(state, f"{kind}_last_values")
+        engine.sectors = list(state.sectors)
+        engine.rows, engine.seen = state.rows, state.seen
+        engine.context_values = state.context_values
+        engine._link_sectors()
+        return engine

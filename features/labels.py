@@ -26,7 +26,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from contract.errors import BarDataError
 
-HORIZONS = (1, 4, 24)  # label horizons in bars; the longest fixes the walk-forward embargo
+# Label horizons in bars (re-exported here); the longest fixes the walk-forward embargo.
+from contract.model import HORIZONS
 
 # Half-width of the flat class for a one-bar return: 0.2% makes about 10% of AAPL's and 23% of
 # SPY's daily moves flat in the sample (fewer at 24 bars); intraday series want a smaller band.

@@ -22,21 +22,16 @@ construction, so any difference, however small, is a leak. :func:`check_lookahea
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from contract.errors import BarDataError
-from contract.home import resolve_home
 from features.engine import compute_features, feature_names
 from features.selection import DEFAULT_THRESHOLD, select_features
-from marketdata.csv_import import read_bars_csv
 from marketdata.sessions import known_at_ns
-from marketdata.store import BarStore
 
 Compute = Callable[[pd.DataFrame, Mapping[str, pd.DataFrame] | None], pd.DataFrame]
 
@@ -97,6 +92,7 @@ class LookaheadReport:
 def check_lookahead(
     bars: pd.DataFrame,
     context: Mapping[str, pd.DataFrame] | None = None,
+    *,
     cuts: int = 5,
     seed: int = 0,
     series: str = "bars",
@@ -204,26 +200,3 @@ def _check_selection(
     fooled = select_features(planted, names, train_mask, threshold)
     changed = tuple(sorted(set(honest) ^ set(fooled)))
     return CheckResult("selection", cut, changed, float(len(changed)))
-
-
-def read_series(
-    spec: str, home: str | os.PathLike[str] | None = None, timeframe: str = "1d"
-) -> pd.DataFrame:
-    """Bars from a CSV file when ``spec`` names an existing file, else the stored symbol."""
-    if Path(spec).is_file():
-        return read_bars_csv(spec)
-    return BarStore(resolve_home(home).bars_dir).read(spec.upper(), timeframe)
-
-
-def read_context(
-    items: list[str], home: str | os.PathLike[str] | None = None, timeframe: str = "1d"
-) -> dict[str, pd.DataFrame]:
-    """Context series from ``NAME=CSV_OR_SYMBOL[@TIMEFRAME]`` items (a bare ``NAME`` is a
-    stored symbol); stored symbols are read at ``@TIMEFRAME``, else ``timeframe``. Any
-    timeframe goes with any other: the join compares known-at times."""
-    context = {}
-    for item in items:
-        name, _, spec = item.partition("=")
-        spec, _, own_timeframe = (spec or name).partition("@")
-        context[name.upper()] = read_series(spec, home, own_timeframe or timeframe)
-    return context

@@ -57,6 +57,7 @@ class Fold:
 def walk_forward_splits(
     timestamps: pd.Series | pd.DatetimeIndex | np.ndarray,
     symbols: pd.Series | np.ndarray | None = None,
+    *,
     first_validation_year: int | None = None,
     embargo: int = max(HORIZONS),
     horizon: int = max(HORIZONS),

@@ -21,9 +21,8 @@ import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
 from contract.errors import BarDataError, TradecastError
+from contract.model import WINDOW  # bars per model input window (re-exported here)
 from features.engine import FEATURE_SPECS
-
-WINDOW = 60  # bars per model input window
 
 # A step longer than this many typical steps is a gap. For daily bars that allows a weekend
 # plus two closed weekdays (5 days; the 2012 hurricane closure) and flags the week-long

@@ -15,7 +15,6 @@ a file written before known-at times existed gets them the same way when read.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from urllib.parse import quote, unquote
 
@@ -24,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from contract.errors import BarDataError, UnknownSymbolError
+from contract.files import atomic_file
 from marketdata.bars import PRICE_COLUMNS, check_timeframe, parse_utc, validate_bars
 from marketdata.sessions import calendar_for, with_known_at
 
@@ -133,15 +133,6 @@ def _refuse_changed_bars(stored: pd.DataFrame, new: pd.DataFrame, origin: str) -
 
 def _write_atomically(bars: pd.DataFrame, path: Path) -> None:
     """Write ``bars`` to ``path`` through a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     table = pa.Table.from_pandas(bars, preserve_index=False)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as sink:
-            pq.write_table(table, sink)
-            sink.flush()
-            os.fsync(sink.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as sink:
+        pq.write_table(table, sink)

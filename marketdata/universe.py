@@ -41,7 +41,6 @@ class Universe:
     source: str  # the data source that `tradecast data fetch --universe` uses by default
     timeframe: str  # the bar length the universe is meant for
     entries: tuple[UniverseEntry, ...]  # the members, in file order
-    context: tuple[str, ...]  # context tickers whose bars the features join in
 
     @property
     def symbols(self) -> list[str]:
@@ -80,7 +79,8 @@ def load_universe(name: str, folder: Path = UNIVERSE_DIR) -> Universe:
     def fail(problem: str) -> BarDataError:
         return BarDataError(f"{path}: {problem}")
 
-    expected = {"name", "description", "asset_class", "source", "timeframe", "context", "symbols"}
+    # (Older files also carry `context`: ignored; the features join features.context's series.)
+    expected = {"name", "description", "asset_class", "source", "timeframe", "symbols"}
     if missing := sorted(expected - raw.keys()):
         raise fail(f"missing key {', '.join(missing)}")
     if raw["asset_class"] not in ASSET_CLASSES:
@@ -96,7 +96,6 @@ def load_universe(name: str, folder: Path = UNIVERSE_DIR) -> Universe:
         source=raw["source"],
         timeframe=raw["timeframe"],
         entries=entries,
-        context=tuple(symbol.upper() for symbol in raw["context"]),
     )
 
 

@@ -15,18 +15,20 @@ from __future__ import annotations
 import itertools
 import json
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from contract.errors import ArtifactError, TradecastError
 from contract.home import CONFIG_DIR, Home
+from contract.runs import SUMMARY_FILE
 from features.splits import Fold
 from marketdata.store import BarStore
 from scaleout.cluster import connect
 from training.config import TrainConfig, apply_overrides, load_profile
 from training.dataset import MarketData, load_market
-from training.runs import SUMMARY, start_run, train_fold, train_run, variant_names
+from training.runs import start_run, train_fold, train_run, variant_names
 from training.walk_forward import make_folds
 
 TUNE_DIR = "ray_tune"  # Tune's own experiment state, inside the run (or sweep) folder
@@ -59,13 +61,14 @@ def walk_forward_ray(home: Home, variant: str, config: TrainConfig,
                      progress=False)
 
 
-def train_from_cli_ray(home: Home, variant: str, profile: str, walk_forward: bool,
-                       resume: str | None, overrides: dict[str, str]) -> list[Path]:
+def train_from_cli_ray(home: Home, variant: str, *, profile: str, walk_forward: bool = False,
+                       resume: str | None = None, overrides: Mapping[str, str] | None = None
+                       ) -> list[Path]:
     """What `tradecast train --walk-forward --engine ray` does: each variant's folds on Ray."""
     if not walk_forward or resume:
         raise TradecastError("--engine ray trains walk-forward runs: add --walk-forward "
                              "(a resume runs locally, without --engine ray)")
-    config = apply_overrides(load_profile(profile), overrides)
+    config = apply_overrides(load_profile(profile), overrides or {})
     market = load_market(BarStore(home.bars_dir), config.data, progress=False)
     return [walk_forward_ray(home, name, config, market) for name in variant_names(variant)]
 
@@ -124,9 +127,10 @@ def sweep_trial(params: dict, *, market: MarketData, home_root: str, space: Sear
 
     home = Home(Path(home_root))
     overrides = params["overrides"]
-    run_dir = train_run(home, space.variant, apply_overrides(config, overrides), space.walk_forward,
-                        progress=False, market=market, run_suffix="-tune", on_epoch=tune.report)
-    fit_record = json.loads((run_dir / SUMMARY).read_text())["fit"]
+    run_dir = train_run(home, space.variant, apply_overrides(config, overrides),
+                        walk_forward=space.walk_forward, progress=False, market=market,
+                        run_suffix="-tune", on_epoch=tune.report)
+    fit_record = json.loads((run_dir / SUMMARY_FILE).read_text())["fit"]
     tune.report({"run_dir": str(run_dir), "best_val_loss": fit_record["best_val_loss"]})
 
 

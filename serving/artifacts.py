@@ -8,7 +8,6 @@ takes and returns what the metadata says; every mismatch is an `ArtifactError` n
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from functools import cached_property
@@ -17,19 +16,18 @@ from typing import Any
 
 import onnxruntime as ort
 
-from contract.artifacts import METADATA_FILE, model_file
+from contract.artifacts import (
+    METADATA_FILE,
+    PROVIDERS,
+    UNTRAINED_KEY,
+    configure_session,
+    is_untrained,
+    model_file,
+)
 from contract.errors import ArtifactError
+from contract.files import sha256_of
+from contract.model import FEATURES_INPUT, HORIZONS, POSITION_INPUT, output_shapes
 from features.calibration import Calibration
-
-# The model interface shared with training/ (which serving may not import).
-OUTPUT_SHAPES = {
-    "direction_logits": ("batch", 3, 3),
-    "returns": ("batch", 3),
-    "volatility": ("batch", 3),
-    "attention": ("batch", None),  # None: the window length, read from the metadata
-}
-FEATURES_INPUT = "features"
-POSITION_INPUT = "position"
 
 
 @dataclass(frozen=True)
@@ -45,6 +43,11 @@ class ModelArtifact:
     @property
     def feature_names(self) -> list[str]:
         return list(self.metadata["feature_names"])
+
+    @property
+    def untrained(self) -> bool:
+        """Exported from random weights (``tradecast export --untrained``)."""
+        return bool(self.metadata[UNTRAINED_KEY])
 
     @property
     def window(self) -> int:
@@ -63,14 +66,6 @@ class ModelArtifact:
         return int(self.metadata.get("position_dim") or 0) if POSITION_INPUT in names else 0
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def read_json(path: Path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text())
@@ -81,14 +76,8 @@ def read_json(path: Path) -> dict[str, Any]:
 
 
 def session_options(intra_op_threads: int) -> ort.SessionOptions:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = intra_op_threads
-    options.inter_op_num_threads = 1
-    # Idle intra-op threads sleep instead of spinning: with a worker per core, a spinning
-    # thread takes the core from the next request (the benchmarks time the same setting).
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.log_severity_level = 3  # onnxruntime warnings would drown the service log
-    return options
+    """onnxruntime options with the contract's settings (the benchmarks time the same)."""
+    return configure_session(ort.SessionOptions(), intra_op_threads)
 
 
 def load_artifact(directory: Path, intra_op_threads: int = 1,
@@ -102,6 +91,8 @@ def load_artifact(directory: Path, intra_op_threads: int = 1,
     for key in ("variant", "version", "feature_names", "window", "sha256"):
         if key not in metadata:
             raise ArtifactError(f"{directory / METADATA_FILE}: no '{key}' field")
+    # Exports older than the flag say "weights": "random-init"; /models shows one flag for all.
+    metadata[UNTRAINED_KEY] = is_untrained(metadata)
     int8 = metadata.get("int8")
     if precision == "int8" and not (isinstance(int8, dict) and "sha256" in int8):
         precision = "fp32"  # no int8 copy of this version: the exact graph serves
@@ -117,7 +108,7 @@ def load_artifact(directory: Path, intra_op_threads: int = 1,
         )
     try:
         session = ort.InferenceSession(
-            str(model_path), session_options(intra_op_threads), providers=["CPUExecutionProvider"]
+            str(model_path), session_options(intra_op_threads), providers=list(PROVIDERS)
         )
     except Exception as error:  # onnxruntime raises its own untyped errors for a bad graph
         raise ArtifactError(f"{model_path}: onnxruntime cannot load it ({error})") from error
@@ -154,10 +145,11 @@ def check_graph(artifact: ModelArtifact) -> None:
             f"position_dim {artifact.position_dim}"
         )
     outputs = {node.name: node.shape for node in artifact.session.get_outputs()}
-    for name, expected in OUTPUT_SHAPES.items():
+    horizons = len(artifact.metadata.get("horizons") or HORIZONS)
+    for name, expected in output_shapes(artifact.window, horizons).items():
         if name not in outputs:
             raise ArtifactError(f"{where}: no '{name}' output (has {sorted(outputs)})")
-        fixed = [artifact.window if dim is None else dim for dim in expected[1:]]
+        fixed = list(expected[1:])
         actual = list(outputs[name][1:])
         if len(actual) != len(fixed) or any(
             isinstance(a, int) and a != e for a, e in zip(actual, fixed, strict=True)

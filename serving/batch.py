@@ -20,17 +20,17 @@ from tqdm import tqdm
 
 from contract.errors import BarDataError, UnknownSymbolError
 from contract.home import resolve_home
+from features.context import MARKET_CONTEXT
 from features.engine import compute_features
-from features.signal_rule import combine_horizons, positions_from_predictions
 from features.windows import WINDOW
 from marketdata.store import BarStore
 from marketdata.universe import load_universe
+from policy.signal_rule import combine_horizons, positions_from_predictions
 from serving.config import ServingConfig
 from serving.forecasting import Forecaster, engine_rows, pick_columns
 from serving.predictor import Prediction
 from serving.registry import ModelRegistry
 
-MARKET_CONTEXT = ("SPY", "QQQ", "VIX")  # the engine's market context series (when stored)
 CHUNK_WINDOWS = 4096  # windows gathered across symbols before one predict_many call
 
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from features.signal_rule import SignalRuleConfig
+from policy.signal_rule import SignalRuleConfig
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,9 @@ import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
 from contract.errors import ArtifactError
+
+# COMBINED asks for every loaded variant, mixed by serving/ensemble.py (never the ensemble variant)
+from contract.model import COMBINED, HORIZONS
 from features.engine import (
     FEATURE_SPECS,
     MAX_WARMUP,
@@ -29,8 +32,8 @@ from features.engine import (
     feature_names,
     feature_rows,
 )
-from features.signal_rule import SignalState, combine_horizons, step
 from features.windows import WINDOW
+from policy.signal_rule import SignalState, combine_horizons, step
 from serving.artifacts import ModelArtifact
 from serving.config import ServingConfig
 from serving.ensemble import combine, validation_weights
@@ -38,9 +41,6 @@ from serving.errors import InputError
 from serving.predictor import OnnxPredictor, Prediction
 from serving.registry import ModelRegistry
 
-# The name that asks for every loaded variant, combined by serving/ensemble.py. Not "ensemble":
-# that is a model variant of its own (direction, price and risk nets), served like the others.
-COMBINED = "combined"
 MIN_BARS = WINDOW + MAX_WARMUP  # bars a prediction from raw bars needs
 BATCH = 256  # windows per onnxruntime call in batch work
 LANE_WINDOWS = 4  # fewest windows worth a run of their own on another core
@@ -75,6 +75,21 @@ class ForecastResult:
     horizons: tuple[int, ...]  # bars ahead, one per forecast row
     prediction: Prediction  # batch of one
     signal: SignalState  # the signal rule's state after this forecast
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What the live state answers for one ingested bar (serving.live.LiveBook)."""
+
+    symbol: str  # the symbol
+    timestamp: pd.Timestamp  # its latest bar's time
+    added: bool  # False: the same bar was already ingested
+    bars: int  # bars ingested for the symbol so far
+    forecast: ForecastResult | None  # the latest forecast; None while warming up
+
+    @property
+    def bars_needed(self) -> int:
+        return max(0, MIN_BARS - self.bars)
 
 
 class Forecaster:
@@ -156,7 +171,7 @@ class Forecaster:
             ])
             predictions[name] = self.run_batched(OnnxPredictor(artifact), windows, positions)
         versions = {name: models[name].version for name in chosen}
-        horizons = tuple(models[chosen[0]].metadata.get("horizons", (1, 4, 24)))
+        horizons = tuple(models[chosen[0]].metadata.get("horizons", HORIZONS))
         if variant != COMBINED:
             return predictions[chosen[0]], versions, horizons
         weights = self.config.combined_weights or validation_weights(models)

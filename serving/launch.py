@@ -15,9 +15,9 @@ from pathlib import Path
 import httpx
 import psutil
 
+from contract.artifacts import manifest_folders
 from contract.home import PROJECT_ROOT, resolve_home
 from serving.examples import curl_example
-from serving.registry import read_manifest
 
 
 def exec_server(home: str | os.PathLike[str] | None, host: str, port: int,
@@ -28,7 +28,7 @@ def exec_server(home: str | os.PathLike[str] | None, host: str, port: int,
     its shutdown hook saves the live state.
     """
     resolved = resolve_home(home)
-    read_manifest(resolved.exported_dir)  # fails now, with a clear message, if nothing is exported
+    manifest_folders(resolved.exported_dir)  # fails now, clearly, if nothing is exported
     example = curl_example(resolved, f"http://{host}:{port}")
     print(f"serving {resolved.exported_dir} on http://{host}:{port} (docs at /)", flush=True)
     if example:

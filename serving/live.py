@@ -29,28 +29,16 @@ import numpy as np
 import pandas as pd
 
 from contract.errors import UnknownSymbolError
+from contract.files import write_atomic
 from features.engine import StreamingEngine, to_ns
-from features.signal_rule import SignalState
 from features.windows import WINDOW
+from policy.signal_rule import SignalState
 from serving.errors import InputError, StaleBarError
-from serving.forecasting import MIN_BARS, Forecaster, ForecastResult
+from serving.forecasting import MIN_BARS, Forecaster, ForecastResult, IngestResult
 from serving.predictor import Prediction
 from serving.responses import forecast_body
 
 PRICE_FIELDS = ("open", "high", "low", "close", "volume")
-
-
-@dataclass(frozen=True)
-class IngestResult:
-    symbol: str  # the symbol
-    timestamp: pd.Timestamp  # its latest bar's time
-    added: bool  # False: the same bar was already ingested
-    bars: int  # bars ingested for the symbol so far
-    forecast: ForecastResult | None  # the latest forecast; None while warming up
-
-    @property
-    def bars_needed(self) -> int:
-        return max(0, MIN_BARS - self.bars)
 
 
 @dataclass
@@ -59,16 +47,6 @@ class SymbolState:
     bars: int = 0  # bars accepted so far
     signal: SignalState = SignalState()  # the signal rule's state
     forecast: ForecastResult | None = None  # the latest forecast, None while warming up
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file, fsync, then rename: a reader never sees half a file."""
-    temporary = path.with_name(path.name + ".tmp")
-    with temporary.open("w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
 
 
 class LiveBook:

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from contract.model import FEATURES_INPUT, OUTPUT_NAMES, POSITION_INPUT
 from features.calibration import apply_calibration
-from serving.artifacts import FEATURES_INPUT, POSITION_INPUT, ModelArtifact
+from serving.artifacts import ModelArtifact
 from serving.errors import InputError
 
 
@@ -49,7 +50,7 @@ class OnnxPredictor:
 
     def __init__(self, artifact: ModelArtifact) -> None:
         self.artifact = artifact
-        self.output_names = ["direction_logits", "returns", "volatility", "attention"]
+        self.output_names = list(OUTPUT_NAMES)
 
     def predict(self, features: np.ndarray, position: np.ndarray | None = None) -> Prediction:
         """features (B, window, F) float32 [+ position (B, P)] -> probabilities, returns, ..."""

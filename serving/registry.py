@@ -8,36 +8,53 @@ set stays and the error says why.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path
 
-from contract.artifacts import MANIFEST_FILE, PRECISIONS, read_threads
+from contract.artifacts import (
+    ALLOW_UNTRAINED_ENV,
+    MANIFEST_FILE,
+    METADATA_FILE,
+    PRECISIONS,
+    is_untrained,
+    manifest_folders,
+    read_threads,
+    untrained_allowed,
+)
 from contract.errors import ArtifactError
-from serving.artifacts import ModelArtifact, load_artifact, read_json
+from serving.artifacts import ModelArtifact, load_artifact
 from serving.errors import UnknownVariantError
 
-MANIFEST = MANIFEST_FILE
 PRECISION_ENV = "TRADECAST_PRECISION"  # "int8" serves the int8 copies where exported
 DEFAULT_THREADS = 1  # intra-op threads of a variant that threads.json does not name
 logger = logging.getLogger(__name__)
 
 
-def read_manifest(exported_dir: Path) -> dict[str, Path]:
-    """Variant -> its version folder, as the manifest names them."""
-    path = exported_dir / MANIFEST
-    manifest = read_json(path)
-    variants = manifest.get("variants")
-    if not isinstance(variants, dict) or not variants:
-        raise ArtifactError(f"{path}: no variants listed (run `tradecast export` first)")
-    folders = {}
-    for variant, entry in variants.items():
-        if not isinstance(entry, dict) or "path" not in entry:
-            raise ArtifactError(f"{path}: entry for '{variant}' has no 'path'")
-        folders[variant] = exported_dir / entry["path"]
-    return folders
+def refuse_untrained(exported_dir: Path) -> None:
+    """Fail now, before a server starts, when the manifest names an untrained export and
+    ``TRADECAST_ALLOW_UNTRAINED=1`` is not set (the same rule `load_models` applies)."""
+    if untrained_allowed():
+        return
+    for variant, folder in manifest_folders(exported_dir).items():
+        path = folder / METADATA_FILE
+        try:
+            metadata = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue  # load_models names a missing or damaged file precisely
+        if isinstance(metadata, dict) and is_untrained(metadata):
+            raise untrained_error(variant, path)
+
+
+def untrained_error(variant: str, metadata_path: Path) -> ArtifactError:
+    return ArtifactError(
+        f"{metadata_path}: '{variant}' was exported from untrained (random) weights; train it "
+        f"and export again, or serve it anyway with `tradecast serve --allow-untrained` "
+        f"({ALLOW_UNTRAINED_ENV}=1)"
+    )
 
 
 def resolve_precision(precision: str | None) -> str:
@@ -53,19 +70,23 @@ def load_models(exported_dir: Path, intra_op_threads: int | None = None,
     """Open every variant of the manifest; all or nothing.
 
     Threads: ``intra_op_threads`` when given, else the variant's entry in threads.json
-    (``tradecast bench threads``), else ``DEFAULT_THREADS``.
+    (``tradecast bench threads``), else ``DEFAULT_THREADS``. An untrained export (its metadata
+    says ``"untrained": true``) is refused unless ``TRADECAST_ALLOW_UNTRAINED=1``.
     """
     measured = read_threads(exported_dir) if intra_op_threads is None else {}
     precision = resolve_precision(precision)
+    allow_untrained = untrained_allowed()
     models = {}
-    for variant, folder in read_manifest(exported_dir).items():
+    for variant, folder in manifest_folders(exported_dir).items():
         threads = intra_op_threads or measured.get(variant, DEFAULT_THREADS)
         artifact = load_artifact(folder, threads, precision)
         if artifact.variant != variant:
             raise ArtifactError(
-                f"{folder / 'metadata.json'}: variant '{artifact.variant}' but the manifest "
+                f"{folder / METADATA_FILE}: variant '{artifact.variant}' but the manifest "
                 f"lists it as '{variant}'"
             )
+        if artifact.untrained and not allow_untrained:
+            raise untrained_error(variant, folder / METADATA_FILE)
         models[variant] = artifact
     return models
 
@@ -128,7 +149,7 @@ class ModelRegistry:
 def manifest_stamp(exported_dir: Path) -> tuple[int, int, int] | None:
     """What changes when the manifest is rewritten or replaced (None: no manifest)."""
     try:
-        stat = os.stat(exported_dir / MANIFEST)
+        stat = os.stat(exported_dir / MANIFEST_FILE)
     except FileNotFoundError:
         return None
     return stat.st_ino, stat.st_mtime_ns, stat.st_size

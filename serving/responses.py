@@ -5,13 +5,9 @@ forecaster and the live state hold domain objects, and every endpoint builds its
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
 
 from serving.ensemble import validation_weights
-from serving.forecasting import Forecaster, ForecastResult
-
-if TYPE_CHECKING:  # the live state keeps its forecasts as these bodies in its snapshots
-    from serving.live import IngestResult
+from serving.forecasting import Forecaster, ForecastResult, IngestResult
 
 
 def forecast_body(result: ForecastResult, return_attention: bool = False) -> dict:

@@ -14,6 +14,16 @@ HomeOption = Annotated[
         help="Folder for data/, checkpoints/ and exported_models/ (default: the project folder).",
     ),
 ]
+# The same option on a command that reads nothing from the home (a catalogue, a benchmark on the
+# bundled sample): every command takes --home, so scripts and jobs can always pass it.
+UnusedHomeOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--home",
+        envvar="TRADECAST_HOME",
+        help="Accepted for uniformity; this command reads nothing from the home.",
+    ),
+]
 
 
 class Engine(StrEnum):

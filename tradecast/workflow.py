@@ -31,17 +31,18 @@ def step(title: str, say: Callable[[str], None]) -> Iterator[None]:
 
 def exported_variants(home: Home) -> list[str]:
     """Variants the manifest lists (none when there is no manifest yet)."""
-    from serving.registry import read_manifest
+    from contract.artifacts import manifest_folders
 
     try:
-        return sorted(read_manifest(home.exported_dir))
+        return sorted(manifest_folders(home.exported_dir))
     except ArtifactError:
         return []
 
 
 def prepare_models(home: Home, profile: str, say: Callable[[str], None]) -> None:
     """Train (when no checkpoint exists) and export every variant that is not exported yet."""
-    from training.export import export_variant, latest_checkpoint
+    from contract.runs import WEIGHTS_FILE, latest_run
+    from training.export import export_variant
     from training.models import VARIANTS
     from training.runs import train_from_cli
 
@@ -50,10 +51,10 @@ def prepare_models(home: Home, profile: str, say: Callable[[str], None]) -> None
     if not missing:
         say(f"    already exported: {', '.join(sorted(VARIANTS))}")
         return
-    untrained = [v for v in missing if latest_checkpoint(home.checkpoints_dir, v) is None]
+    untrained = [v for v in missing if latest_run(home.checkpoints_dir, v, WEIGHTS_FILE) is None]
     for variant in untrained:
         with step(f"train {variant} (profile {profile})", say):
-            train_from_cli(home, variant, profile, False, None, {})
+            train_from_cli(home, variant, profile=profile)
     for variant in missing:
         with step(f"export {variant} to ONNX (with its parity check)", say):
             result = export_variant(variant, home.checkpoints_dir, home.exported_dir)

@@ -17,12 +17,9 @@ from typing import Any
 from safetensors.torch import load_file, save_file
 
 from contract.errors import ArtifactError
-from training.models import POSITION_DIM, VARIANTS, TradecastModel, build_model
-
-WEIGHTS_FILE = "model.safetensors"
-CONFIG_FILE = "config.json"
-FEATURES_FILE = "features.json"
-SUMMARY_FILE = "summary.json"
+from contract.model import POSITION_DIM
+from contract.runs import CONFIG_FILE, FEATURES_FILE, SUMMARY_FILE, WEIGHTS_FILE
+from training.models import VARIANTS, TradecastModel, build_model
 
 
 def save_checkpoint(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import tomllib
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,6 @@ class DataConfig:
     universe: str = "sample"  # universe whose symbols are trained on (configs/universes/)
     symbols: tuple[str, ...] = ()  # explicit symbols instead of the universe (empty: universe)
     timeframe: str = "1d"  # bar timeframe read from the store
-    context: tuple[str, ...] = ("SPY", "QQQ", "VIX")  # market context, used where stored
     selection_threshold: float = 0.8  # correlation filter threshold for feature selection
     embargo: int = 24  # bars dropped between training and validation (>= longest horizon)
 
@@ -127,7 +127,7 @@ def config_to_dict(config: TrainConfig) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
-def apply_overrides(config: TrainConfig, overrides: dict[str, str]) -> TrainConfig:
+def apply_overrides(config: TrainConfig, overrides: Mapping[str, str]) -> TrainConfig:
     """Return `config` with fields replaced; keys are field names or `section.field` paths."""
     for key, text in overrides.items():
         section_name, field_name = _locate(key)
@@ -160,8 +160,15 @@ def _field_type(owner: type, name: str) -> Any:
     return typing.get_type_hints(owner)[name]
 
 
+# Fields that configs saved by older versions carry and this one ignores (data.context: the
+# market context is features.context.MARKET_CONTEXT, the same for training and serving).
+RETIRED_FIELDS = {"DataConfig": {"context"}}
+
+
 def _build_section(section_type: type, values: dict[str, Any], origin: str) -> Any:
     known = {f.name for f in dataclasses.fields(section_type)}
+    values = {k: v for k, v in values.items()
+              if k not in RETIRED_FIELDS.get(section_type.__name__, ())}
     unknown = set(values) - known
     if unknown:
         raise ArtifactError(f"{origin}: unknown field(s) {sorted(unknown)}")

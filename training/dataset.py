@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from contract.errors import TradecastError
 from contract.walk_forward import LABEL_KINDS
+from features.context import MARKET_CONTEXT
 from features.engine import compute_features, feature_names, model_candidates
 from features.labels import HORIZONS, make_labels
 from features.selection import select_features
@@ -99,7 +100,7 @@ def load_market(
 ) -> MarketData:
     """Features and labels of the configured symbols (bars up to `end` when given).
 
-    Market context (`config.context`, plus each stock's sector ETF as the `SECTOR` series) is
+    Market context (`MARKET_CONTEXT`, plus each stock's sector ETF as the `SECTOR` series) is
     joined where the store has it; missing context is the engine's "not available".
     """
     symbols = resolve_symbols(config, store)
@@ -108,7 +109,7 @@ def load_market(
     def read(symbol: str) -> pd.DataFrame:
         return store.read(symbol, config.timeframe, end=end)
 
-    market_context = {name: read(name) for name in config.context if name in stored}
+    market_context = {name: read(name) for name in MARKET_CONTEXT if name in stored}
     frames, labels, past_returns, past_volatility = {}, {}, [], []
     for symbol, sector in tqdm(
         symbols.items(), desc="features", unit="symbol", disable=not progress

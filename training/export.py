@@ -13,7 +13,6 @@ batch 1 and batch 32 from that one file (the batch axis is dynamic), and only th
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -30,13 +29,29 @@ from typing import Any
 import numpy as np
 import torch
 
-from contract.artifacts import MANIFEST_FILE, METADATA_FILE, MODEL_FILE
+from contract.artifacts import (
+    METADATA_FILE,
+    MODEL_FILE,
+    UNTRAINED_KEY,
+    update_manifest,
+)
 from contract.errors import ArtifactError
+from contract.files import sha256_of
+from contract.model import (
+    FEATURES_INPUT,
+    HORIZONS,
+    OUTPUT_NAMES,
+    POSITION_DIM,
+    POSITION_INPUT,
+    WINDOW,
+    output_shapes,
+)
+from contract.runs import WEIGHTS_FILE, latest_run
 from training.checkpoint import load_checkpoint
 from training.int8 import ValidationWindows, add_int8_copy, store_windows
-from training.models import OUTPUT_NAMES, POSITION_DIM, WINDOW, TradecastModel, build_model
+from training.models import TradecastModel, build_model
+from training.onnx_tools import ort_session
 
-HORIZONS = (1, 4, 24)  # features.labels.HORIZONS: the order of the model's horizon axis
 DEFAULT_N_FEATURES = 60  # input width when neither a checkpoint nor the feature engine names one
 
 
@@ -71,7 +86,7 @@ def torch_threads(count: int) -> Iterator[None]:
 
 
 def input_names(model: TradecastModel) -> list[str]:
-    return ["features", "position"] if model.uses_position else ["features"]
+    return [FEATURES_INPUT, POSITION_INPUT] if model.uses_position else [FEATURES_INPUT]
 
 
 def example_inputs(model: TradecastModel, batch: int, seed: int) -> tuple[torch.Tensor, ...]:
@@ -105,23 +120,6 @@ def write_onnx(model: TradecastModel, path: Path, config: ExportConfig) -> None:
         )
 
 
-def ort_session(path: Path, threads: int = 1):
-    """An onnxruntime CPU session with the full graph optimisations and ``threads`` intra-op.
-
-    One thread is the batch-1 default: the graph is many small ops, and on the shared 2-core
-    machine a second thread mostly waits for a core. Idle threads do not spin, so they leave
-    the cores to other processes between ops.
-    """
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
 def parity_check(model: TradecastModel, path: Path, config: ExportConfig) -> float:
     """Largest |onnxruntime - torch| over every output and parity batch; raises past tolerance."""
     session = ort_session(path, threads=torch.get_num_threads())  # the same threads as torch
@@ -150,47 +148,6 @@ def parity_check(model: TradecastModel, path: Path, config: ExportConfig) -> flo
     return worst
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def write_json_atomic(path: Path, payload: Any) -> None:
-    """Write JSON to a temporary file in the same folder, then rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as out:
-            json.dump(payload, out, indent=2)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def read_manifest(exported_dir: Path) -> dict[str, Any]:
-    path = Path(exported_dir) / MANIFEST_FILE
-    if not path.exists():
-        return {"variants": {}}
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise ArtifactError(f"{path}: not valid JSON ({error})") from None
-
-
-def update_manifest(exported_dir: Path, variant: str, version: str) -> None:
-    """Point serving at ``variant``/``version``, replacing manifest.json atomically."""
-    manifest = read_manifest(exported_dir)
-    manifest.setdefault("variants", {})[variant] = {
-        "version": version,
-        "path": f"{variant}/{version}",
-    }
-    write_json_atomic(Path(exported_dir) / MANIFEST_FILE, manifest)
-
-
 def new_version(variant_dir: Path) -> str:
     """A UTC timestamp, with a counter when a version of that second already exists."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -204,17 +161,11 @@ def new_version(variant_dir: Path) -> str:
 def describe_io(model: TradecastModel) -> tuple[list[dict], list[dict]]:
     """Input and output names with shapes, ``"batch"`` marking the dynamic axis."""
     input_shapes = {
-        "features": ["batch", WINDOW, model.n_features],
-        "position": ["batch", POSITION_DIM],
+        FEATURES_INPUT: ["batch", WINDOW, model.n_features],
+        POSITION_INPUT: ["batch", POSITION_DIM],
     }
     inputs = [{"name": name, "shape": input_shapes[name]} for name in input_names(model)]
-    horizons = len(HORIZONS)
-    output_shapes = [["batch", horizons, 3], ["batch", horizons], ["batch", horizons]]
-    output_shapes.append(["batch", WINDOW])
-    outputs = [
-        {"name": name, "shape": shape}
-        for name, shape in zip(OUTPUT_NAMES, output_shapes, strict=True)
-    ]
+    outputs = [{"name": name, "shape": list(shape)} for name, shape in output_shapes().items()]
     return inputs, outputs
 
 
@@ -264,6 +215,7 @@ def export_model(
             "parameters": model.parameter_count(),
             "position_dim": POSITION_DIM if model.uses_position else 0,
             "weights": "trained" if checkpoint else "random-init",
+            UNTRAINED_KEY: checkpoint is None,  # serving refuses these unless told to allow them
             "checkpoint": checkpoint,
             "training_span": summary.get("training_span"),
             "metrics": summary.get("metrics"),
@@ -295,12 +247,6 @@ def default_feature_names() -> list[str]:
     return list(feature_names())
 
 
-def latest_checkpoint(checkpoints_dir: str | os.PathLike[str], variant: str) -> Path | None:
-    """The newest run folder of ``variant`` that holds weights (run ids sort by start time)."""
-    runs = sorted(Path(checkpoints_dir, variant).glob("*/model.safetensors"))
-    return runs[-1].parent if runs else None
-
-
 def int8_windows_for(model: TradecastModel, feature_names: list[str], summary: dict[str, Any],
                      bars_dir: Path | None, config: ExportConfig) -> ValidationWindows:
     """Validation windows from the bar store, else the synthetic parity windows (said so)."""
@@ -315,6 +261,7 @@ def int8_windows_for(model: TradecastModel, feature_names: list[str], summary: d
 def export_checkpoint(
     folder: str | os.PathLike[str],
     exported_dir: str | os.PathLike[str],
+    *,
     config: ExportConfig = ExportConfig(),
     variant: str | None = None,
     int8_bars_dir: Path | None = None,
@@ -334,16 +281,17 @@ def export_checkpoint(
                         config=config, int8_windows=windows)
 
 
-def export_fresh(
+def export_untrained(
     variant: str,
     exported_dir: str | os.PathLike[str],
     feature_names: list[str] | None = None,
+    *,
     config: ExportConfig = ExportConfig(),
     int8_bars_dir: Path | None = None,
     int8: bool = False,
     **overrides: Any,
 ) -> ExportResult:
-    """Export freshly initialised weights (for tests and benchmarks); metadata says so."""
+    """Export randomly initialised weights (tests, benchmarks); the metadata says untrained."""
     names = feature_names if feature_names is not None else default_feature_names()
     torch.manual_seed(config.seed)
     model = build_model(variant, len(names), **overrides).eval()
@@ -353,22 +301,33 @@ def export_fresh(
 
 def export_variant(
     variant: str,
-    home_checkpoints: str | os.PathLike[str],
+    checkpoints_dir: str | os.PathLike[str],
     exported_dir: str | os.PathLike[str],
     checkpoint: str | os.PathLike[str] | None = None,
     *,
+    untrained: bool = False,
     int8: bool = False,
     bars_dir: Path | None = None,
 ) -> ExportResult:
-    """Export ``checkpoint``, else the variant's latest checkpoint, else fresh weights.
+    """Export ``checkpoint``, else the variant's latest checkpoint.
 
-    ``int8``: also write the int8 copy, its drift on validation windows from ``bars_dir``.
+    Without either, random weights are exported only when ``untrained`` says so (`tradecast
+    export --untrained`); otherwise it is an `ArtifactError`, so a forgotten training run never
+    reaches the manifest. ``int8``: also write the int8 copy, its drift on validation windows
+    from ``bars_dir``.
     """
-    folder = Path(checkpoint) if checkpoint else latest_checkpoint(home_checkpoints, variant)
-    if folder is None:
-        return export_fresh(variant, exported_dir, int8_bars_dir=bars_dir, int8=int8)
-    return export_checkpoint(folder, exported_dir, variant=variant, int8_bars_dir=bars_dir,
-                             int8=int8)
+    folder = Path(checkpoint) if checkpoint else latest_run(Path(checkpoints_dir), variant,
+                                                             WEIGHTS_FILE)
+    if folder is not None:
+        return export_checkpoint(folder, exported_dir, variant=variant, int8_bars_dir=bars_dir,
+                                 int8=int8)
+    if not untrained:
+        raise ArtifactError(
+            f"{Path(checkpoints_dir) / variant}: no trained checkpoint of '{variant}'; run "
+            f"`tradecast train --variant {variant}` first, or pass --untrained to export random "
+            "weights (the service refuses them unless started with --allow-untrained)"
+        )
+    return export_untrained(variant, exported_dir, int8_bars_dir=bars_dir, int8=int8)
 
 
 def describe_models() -> list[dict[str, Any]]:

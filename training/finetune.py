@@ -20,8 +20,9 @@ import pandas as pd
 
 from contract.errors import ArtifactError
 from contract.home import Home
+from contract.runs import WEIGHTS_FILE
 from marketdata.store import BarStore
-from training.checkpoint import WEIGHTS_FILE, load_checkpoint
+from training.checkpoint import load_checkpoint
 from training.config import TrainConfig
 from training.dataset import load_market, prepare_fold
 from training.export import export_checkpoint
@@ -86,11 +87,18 @@ def finetune(
         run_suffix="-ft",
     )
     tuned_loss = read_summary(new_run)["fit"]["best_val_loss"]
+    return settle(home, source, new_run, current_loss=current_loss, tuned_loss=tuned_loss,
+                  export=export)
+
+
+def settle(home: Home, source: Path, new_run: Path, *, current_loss: float, tuned_loss: float,
+           export: bool = True) -> FinetuneOutcome:
+    """Export ``new_run`` if it is not worse than the current model, else drop its weights;
+    either way record the decision in the run folder."""
     accepted = bool(tuned_loss <= current_loss)
     exported = export_checkpoint(new_run, home.exported_dir).folder if accepted and export else None
     if not accepted:  # keep the record, drop the weights: `tradecast export` must not pick them
         (new_run / WEIGHTS_FILE).unlink()
-    outcome = FinetuneOutcome(source, new_run, current_loss, tuned_loss, accepted, exported)
     decision = {
         "source_run": str(source),
         "current_val_loss": current_loss,
@@ -99,7 +107,7 @@ def finetune(
         "exported": str(exported) if exported else None,
     }
     (new_run / DECISION_FILE).write_text(json.dumps(decision, indent=2) + "\n")
-    return outcome
+    return FinetuneOutcome(source, new_run, current_loss, tuned_loss, accepted, exported)
 
 
 def _finetune_config(config: TrainConfig, epochs: int) -> TrainConfig:

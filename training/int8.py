@@ -23,7 +23,8 @@ import pandas as pd
 
 from contract.artifacts import INT8_MODEL_FILE, MODEL_FILE
 from contract.errors import TradecastError
-from training.onnx_tools import write_int8
+from contract.files import sha256_of
+from training.onnx_tools import ort_session, write_int8
 
 MAX_WINDOWS = 512  # validation windows the drift is measured on (the latest ones)
 BATCH = 64  # windows per onnxruntime call while measuring
@@ -74,8 +75,6 @@ def store_windows(bars_dir: Path, feature_names: list[str], summary: dict[str, A
 
 
 def _outputs(path: Path, windows: ValidationWindows, position_dim: int) -> list[np.ndarray]:
-    from training.export import ort_session
-
     session = ort_session(path, threads=1)
     names = [o.name for o in session.get_outputs()]
     parts: list[list[np.ndarray]] = [[] for _ in names]
@@ -118,8 +117,6 @@ def drift(fp32: Path, int8: Path, windows: ValidationWindows, position_dim: int)
 
 def add_int8_copy(folder: Path, windows: ValidationWindows, position_dim: int) -> dict:
     """Write ``folder``/model.int8.onnx and return its metadata entry (sha256, nodes, drift)."""
-    from training.export import sha256_of
-
     target = folder / INT8_MODEL_FILE
     quantised = write_int8(folder / MODEL_FILE, target)
     return {

@@ -25,12 +25,12 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from contract.model import POSITION_DIM
 from training.config import TrainConfig
 from training.curriculum import TaskWeights, full_weights, task_weights
 from training.dataset import FoldData
 from training.losses import MISSING_CLASS, MultiTaskLoss, Targets
 from training.metrics import Predictions, direction_scores
-from training.models import POSITION_DIM
 
 STATE_FILE = "trainer_state.pt"
 EVALUATION_CHUNK = 128  # windows per forward pass when no gradient is needed

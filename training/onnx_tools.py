@@ -16,8 +16,23 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from contract.artifacts import PROVIDERS, configure_session
+
 PRODUCT_OPS = {"MatMul", "Gemm", "FusedMatMul"}
 MIN_INT8_WEIGHTS = 1 << 16  # products with fewer weights than this stay fp32: nothing to gain
+
+
+def ort_session(path: Path, threads: int = 1):
+    """An onnxruntime CPU session with the service's settings and ``threads`` intra-op.
+
+    One thread is the batch-1 default: the graph is many small ops, and on the shared 2-core
+    machine a second thread mostly waits for a core. The settings are the contract's
+    (``contract.artifacts.configure_session``), so parity and benchmarks run what serving runs.
+    """
+    import onnxruntime as ort
+
+    options = configure_session(ort.SessionOptions(), threads)
+    return ort.InferenceSession(str(path), options, providers=list(PROVIDERS))
 
 
 def product_shapes(model: onnx.ModelProto, batch: int) -> dict[str, tuple[int, ...]]:
@@ -35,11 +50,10 @@ def product_shapes(model: onnx.ModelProto, batch: int) -> dict[str, tuple[int, .
               for name in (node.input[0], node.output[0])}
     wanted -= {o.name for o in probed.graph.output} | {t.name for t in probed.graph.initializer}
     probed.graph.output.extend(helper.make_empty_tensor_value_info(name) for name in wanted)
-    options = ort.SessionOptions()
+    options = configure_session(ort.SessionOptions(), intra_op_threads=1)
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    options.log_severity_level = 3
     session = ort.InferenceSession(probed.SerializeToString(), options,
-                                   providers=["CPUExecutionProvider"])
+                                   providers=list(PROVIDERS))
     rng = np.random.default_rng(0)
     feeds = {i.name: rng.standard_normal([batch, *i.shape[1:]]).astype(np.float32)
              for i in session.get_inputs()}

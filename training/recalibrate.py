@@ -16,10 +16,11 @@ import numpy as np
 import pandas as pd
 
 from contract.errors import ArtifactError
+from contract.runs import SUMMARY_FILE
 from contract.walk_forward import FOLD_CALIBRATION, FOLD_METRICS, FOLD_PREDICTIONS, FOLD_PREFIX
 from features.calibration import apply_calibration
 from training.metrics import Predictions, evaluate
-from training.runs import SUMMARY, fold_summary, json_safe, read_run_config, read_summary
+from training.runs import fold_summary, json_safe, read_run_config, read_summary
 from training.runs import write_predictions as write_run_predictions
 from training.walk_forward import calibration_from_frame, frame_predictions, raw_name
 
@@ -52,7 +53,7 @@ def recalibrate_run(run_dir: Path) -> dict:
         records.append(record)
     write_run_predictions(run_dir, variant, frames, records, horizons)
     summary.update(fold_summary(variant, records, horizons))
-    (run_dir / SUMMARY).write_text(json.dumps(json_safe(summary), indent=2) + "\n")
+    (run_dir / SUMMARY_FILE).write_text(json.dumps(json_safe(summary), indent=2) + "\n")
     return summary
 
 

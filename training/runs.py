@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,13 +26,14 @@ import pandas as pd
 
 from contract.errors import ArtifactError
 from contract.home import Home
-from contract.walk_forward import (
-    FOLD_CALIBRATION,
-    FOLD_METRICS,
-    FOLD_PREDICTIONS,
-    FOLD_PREFIX,
+from contract.runs import (
+    METRICS_LOG,
     PREDICTIONS_FILE,
+    RUN_CONFIG_FILE,
+    SUMMARY_FILE,
+    run_folders,
 )
+from contract.walk_forward import FOLD_CALIBRATION, FOLD_METRICS, FOLD_PREDICTIONS, FOLD_PREFIX
 from features.calibration import Calibration
 from features.splits import Fold
 from marketdata.store import BarStore
@@ -59,10 +60,6 @@ from training.walk_forward import (
     stitch,
 )
 
-RUN_CONFIG = "run_config.json"
-SUMMARY = "summary.json"
-METRICS_LOG = "metrics.jsonl"
-
 
 def new_run_dir(home: Home, variant: str, suffix: str = "") -> Path:
     """A fresh `checkpoints/<variant>/<run-id>/`; the id is the UTC start time plus `suffix`."""
@@ -79,23 +76,24 @@ def new_run_dir(home: Home, variant: str, suffix: str = "") -> Path:
 def find_run(home: Home, run: str) -> Path:
     """A run folder from a path, `<variant>/<run-id>` or a bare run id."""
     for candidate in (Path(run), home.checkpoints_dir / run):
-        if (candidate / RUN_CONFIG).exists():
+        if (candidate / RUN_CONFIG_FILE).exists():
             return candidate
-    matches = sorted(home.checkpoints_dir.glob(f"*/{run}/{RUN_CONFIG}"))
+    matches = [found for found in run_folders(home.checkpoints_dir, holding=(RUN_CONFIG_FILE,))
+               if found.name == run]
     if len(matches) == 1:
-        return matches[0].parent
+        return matches[0]
     raise ArtifactError(f"no training run {run!r} under {home.checkpoints_dir}")
 
 
 def read_run_config(run_dir: Path) -> tuple[str, bool, TrainConfig]:
     """(variant, walk_forward, config) of a run."""
-    saved = json.loads((run_dir / RUN_CONFIG).read_text())
-    config = config_from_dict(saved["config"], origin=str(run_dir / RUN_CONFIG))
+    saved = json.loads((run_dir / RUN_CONFIG_FILE).read_text())
+    config = config_from_dict(saved["config"], origin=str(run_dir / RUN_CONFIG_FILE))
     return saved["variant"], saved["walk_forward"], config
 
 
 def read_summary(run_dir: Path) -> dict:
-    path = run_dir / SUMMARY
+    path = run_dir / SUMMARY_FILE
     if not path.exists():
         raise ArtifactError(f"{path}: missing (the run has not finished)")
     return json.loads(path.read_text())
@@ -105,6 +103,7 @@ def train_run(
     home: Home,
     variant: str,
     config: TrainConfig,
+    *,
     walk_forward: bool = False,
     run_dir: Path | None = None,
     progress: bool = True,
@@ -146,7 +145,7 @@ def train_run(
     write_predictions(run_dir, variant, fold_frames, fold_metrics, market.horizons)
     summary = _summary(run_dir, variant, config, walk_forward, market, folds, fold_metrics)
     summary["seconds"] = round(time.perf_counter() - started, 1)
-    (run_dir / SUMMARY).write_text(json.dumps(json_safe(summary), indent=2) + "\n")
+    (run_dir / SUMMARY_FILE).write_text(json.dumps(json_safe(summary), indent=2) + "\n")
     _plot(run_dir, fold_metrics, market.horizons)
     return run_dir
 
@@ -179,7 +178,7 @@ def start_run(
     run_dir = new_run_dir(home, variant, ("-wf" if walk_forward else "") + run_suffix)
     document = {"variant": variant, "walk_forward": walk_forward,
                 "config": config_to_dict(config)}
-    (run_dir / RUN_CONFIG).write_text(json.dumps(document, indent=2) + "\n")
+    (run_dir / RUN_CONFIG_FILE).write_text(json.dumps(document, indent=2) + "\n")
     return run_dir
 
 
@@ -213,8 +212,9 @@ def train_fold(
 
     if progress:
         print(f"{variant}: {fold.describe()}")
-    outcome = run_fold(market, fold, variant, config, fold_dir, resume, write_epoch, progress,
-                       start_from, walk_forward)
+    outcome = run_fold(market, fold, variant, config, fold_dir, resume=resume,
+                       on_epoch=write_epoch, progress=progress, start_from=start_from,
+                       walk_forward=walk_forward)
     outcome.predictions.to_parquet(fold_dir / FOLD_PREDICTIONS, index=False)
     outcome.calibration_frame.to_parquet(fold_dir / FOLD_CALIBRATION, index=False)
     record = _fold_record(outcome)
@@ -334,20 +334,23 @@ def json_safe(value):
 def train_from_cli(
     home: Home,
     variant: str,
+    *,
     profile: str,
-    walk_forward: bool,
-    resume: str | None,
-    overrides: dict[str, str],
+    walk_forward: bool = False,
+    resume: str | None = None,
+    overrides: Mapping[str, str] | None = None,
 ) -> list[Path]:
     """What `tradecast train` does: resume one run, or train one variant or all of them."""
+    overrides = overrides or {}
     if resume:
         run_dir = find_run(home, resume)
         saved_variant, saved_walk_forward, config = read_run_config(run_dir)
         config = apply_overrides(config, overrides)
-        return [train_run(home, saved_variant, config, saved_walk_forward, run_dir=run_dir)]
+        return [train_run(home, saved_variant, config, walk_forward=saved_walk_forward,
+                          run_dir=run_dir)]
     config = apply_overrides(load_profile(profile), overrides)
     market = load_market(BarStore(home.bars_dir), config.data, progress=True)
-    return [train_run(home, name, config, walk_forward, market=market)
+    return [train_run(home, name, config, walk_forward=walk_forward, market=market)
             for name in variant_names(variant)]
 
 

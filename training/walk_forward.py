@@ -97,6 +97,7 @@ def run_fold(
     variant: str,
     config: TrainConfig,
     fold_dir: Path,
+    *,
     resume: bool = False,
     on_epoch=None,
     progress: bool = True,

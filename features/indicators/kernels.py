@@ -25,8 +25,6 @@ import math
 import numpy as np
 from numba import njit
 
-from marketdata.bars import bar_ok
-
 # Operation codes. Inputs are filled by the caller; constants and element-wise operations keep
 # no memory; the rest own state slots and ring rows.
 INPUT, CONST = 0, 1
@@ -310,60 +308,3 @@ def calendar(stamps, day_of_week, month):
         day_of_year = day_of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)
         shifted = (5 * day_of_year + 2) // 153  # months counted from March
         month[i] = shifted + 3 if shifted < 10 else shifted - 9
-
-
-@njit(cache=True, error_model="numpy")
-def live_step(code, params, state, ring, outputs, vals, syms, stamps, known, bars, slot_columns,
-              sector_column, context_last, context_values, max_age, rows, seen, last,
-              last_bars):
-    """One new bar for each selected symbol, compiled end to end (the streaming hot path).
-
-    Checks every bar first and changes nothing unless all pass; returns ``(problem, j, result)``:
-    problem 0: all stepped, ``rows`` (symbols, outputs) are their new feature rows; 1: bar ``j``
-    breaks the bar rule (:func:`marketdata.bars.bar_ok`); 2: bar ``j`` is older than its symbol's
-    last bar; 3: bar ``j`` has its time (the caller handles repeats and conflicts).
-    ``stamps`` are the bars' open times (calendar, order), ``known`` their known-at times.
-    ``vals`` is scratch room for the program's values, (nodes, 1, symbols), reused between
-    steps. Inputs are laid out as the catalogue's ``INPUTS``: open, high, low, close, volume, day of
-    week, month, then per context slot its values and availability. A context bar counts only
-    if known by the bar's known-at time and at most ``max_age`` before (``features.context``);
-    the last slot is the symbol's sector, found through ``sector_column``.
-    """
-    width = syms.shape[0]
-    for j in range(width):
-        s = syms[j]
-        if not bar_ok(bars[j, 0], bars[j, 1], bars[j, 2], bars[j, 3], bars[j, 4]):
-            return 1, j, np.empty((0, 0))
-        if stamps[j] < last[s]:
-            return 2, j, np.empty((0, 0))
-        if stamps[j] == last[s]:
-            return 3, j, np.empty((0, 0))
-    per_slot = context_values.shape[0] + 1
-    for j in range(width):
-        s = syms[j]
-        for f in range(5):
-            vals[f, 0, j] = bars[j, f]
-        for slot in range(slot_columns.shape[0]):
-            column = sector_column[s] if slot == slot_columns.shape[0] - 1 else slot_columns[slot]
-            first = 7 + slot * per_slot
-            fresh = (column >= 0 and context_last[column] <= known[j]
-                     and known[j] - context_last[column] <= max_age)
-            for v in range(per_slot - 1):
-                vals[first + v, 0, j] = context_values[v, column] if fresh else np.nan
-            vals[first + per_slot - 1, 0, j] = 1.0 if fresh else 0.0
-    calendar(stamps, vals[5, 0], vals[6, 0])
-    run_program(code, params, state, ring, vals, syms)
-    # rows is (window, outputs, symbols): each output's values are copied along symbols
-    result = np.empty((outputs.shape[0], width))
-    at = np.empty(width, dtype=np.int64)
-    for j in range(width):
-        at[j] = seen[syms[j]] % rows.shape[0]
-    for f in range(outputs.shape[0]):
-        for j in range(width):
-            result[f, j] = rows[at[j], f, syms[j]] = vals[outputs[f], 0, j]
-    for j in range(width):
-        seen[syms[j]] += 1
-        last[syms[j]] = stamps[j]
-        for f in range(5):
-            last_bars[syms[j], f] = bars[j, f]
-    return 0, 0, result.T

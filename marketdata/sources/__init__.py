@@ -24,6 +24,7 @@ def download(
     source: BarSource,
     symbols: Iterable[str],
     timeframe: str,
+    *,
     start: pd.Timestamp,
     end: pd.Timestamp | None,
     store: BarStore,

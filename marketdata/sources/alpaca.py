@@ -37,6 +37,7 @@ class AlpacaConfig:
 @register("alpaca")
 class AlpacaSource(BarSource):
     config_class = AlpacaConfig
+    vendor_loggers = ("alpaca", "urllib3")
 
     def check_ready(self, symbols: list[str]) -> None:
         if any("/" not in symbol for symbol in symbols):
@@ -59,8 +60,8 @@ class AlpacaSource(BarSource):
         rows = [{ours: bar[theirs] for theirs, ours in BAR_FIELDS.items()}
                 for bar in raw.get(symbol) or []]
         frame = pd.DataFrame(rows, columns=list(BAR_FIELDS.values()))
-        return vendor_bars(frame, timeframe, start, end, f"alpaca {symbol}", "America/New_York",
-                           calendar_for(symbol))
+        return vendor_bars(frame, timeframe, start, end, origin=f"alpaca {symbol}",
+                           session_zone="America/New_York", calendar=calendar_for(symbol))
 
     def _stock_request(self, symbol: str, timeframe: str, start: pd.Timestamp, end: pd.Timestamp):
         from alpaca.data.enums import Adjustment, DataFeed

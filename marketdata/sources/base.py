@@ -33,6 +33,7 @@ import tenacity
 from contract.errors import SourceError
 from marketdata.bars import check_timeframe, empty_bars, validate_bars
 from marketdata.sessions import with_known_at
+from marketdata.sources.network import DNS, REFUSED, quiet_vendor, unreachable
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,9 @@ class BarSource(ABC):
 
     name: ClassVar[str]  # set by @register
     config_class: ClassVar[type]  # the frozen dataclass that configures the source
+    # Loggers of the vendor client and its transport: kept quiet during a call (their records
+    # only help to name an unreachable host).
+    vendor_loggers: ClassVar[tuple[str, ...]] = ("urllib3",)
 
     def __init__(self, config: Any = None) -> None:
         self.config = config if config is not None else self.config_class()
@@ -65,8 +69,17 @@ class BarSource(ABC):
         """Raise :class:`SourceError` now if fetching ``symbols`` cannot work (missing keys)."""
 
     def call(self, request: Callable[[], Result], what: str) -> Result:
-        """Run one vendor request, retrying with exponential back-off on transient failures."""
+        """Run one vendor request, retrying with exponential back-off on transient failures.
+
+        A host that does not resolve or refuses the connection is not retried (it will not
+        answer in a few seconds either); any failure that shows the vendor could not be reached
+        (DNS, refused, time-out) says so in one line, whatever the client raised.
+        """
         retry = self.config.retry
+
+        def worth_retrying(error: BaseException) -> bool:
+            reason = unreachable(error) or ""
+            return self.is_transient(error) and not reason.startswith((DNS, REFUSED))
 
         def before_sleep(state: tenacity.RetryCallState) -> None:
             log.warning(
@@ -77,20 +90,25 @@ class BarSource(ABC):
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(retry.attempts),
             wait=tenacity.wait_exponential(multiplier=retry.first_wait_s, max=retry.max_wait_s),
-            retry=tenacity.retry_if_exception(self.is_transient),
+            retry=tenacity.retry_if_exception(worth_retrying),
             before_sleep=before_sleep,
             reraise=True,
         )
-        try:
-            return retrying(request)
-        except SourceError:
-            raise
-        except Exception as error:
-            if self.is_transient(error):
-                raise SourceError(
-                    f"{what}: gave up after {retry.attempts} tries ({self.describe(error)})"
-                ) from None
-            raise SourceError(f"{what}: {self.describe(error)}") from None
+        with quiet_vendor(self.vendor_loggers) as heard:
+            try:
+                return retrying(request)
+            except SourceError:
+                raise
+            except Exception as error:  # noqa: BLE001 (every vendor failure becomes one line)
+                failure = error
+        if reason := unreachable(failure, heard):
+            raise SourceError(f"{what}: cannot reach {self.name}: {reason} (check the network, "
+                              "a proxy or the vendor's status)") from None
+        if self.is_transient(failure):
+            raise SourceError(
+                f"{what}: gave up after {retry.attempts} tries ({self.describe(failure)})"
+            ) from None
+        raise SourceError(f"{what}: {self.describe(failure)}") from None
 
     @abstractmethod
     def is_transient(self, error: BaseException) -> bool:
@@ -128,6 +146,7 @@ def vendor_bars(
     timeframe: str,
     start: pd.Timestamp,
     end: pd.Timestamp,
+    *,
     origin: str,
     session_zone: str,
     calendar: str,

@@ -31,6 +31,7 @@ class BinanceConfig:
 @register("binance")
 class BinanceSource(BarSource):
     config_class = BinanceConfig
+    vendor_loggers = ("ccxt", "urllib3")
 
     def __init__(self, config: BinanceConfig | None = None) -> None:
         super().__init__(config)
@@ -78,7 +79,8 @@ class BinanceSource(BarSource):
             since = page[-1][0] + step_ms
         frame = pd.DataFrame(rows, columns=KLINE_FIELDS)
         frame["timestamp"] = pd.to_datetime(frame["timestamp"], unit="ms", utc=True)
-        return vendor_bars(frame, timeframe, start, end, f"binance {symbol}", "UTC", ALWAYS_OPEN)
+        return vendor_bars(frame, timeframe, start, end, origin=f"binance {symbol}",
+                           session_zone="UTC", calendar=ALWAYS_OPEN)
 
     def is_transient(self, error: BaseException) -> bool:
         import ccxt

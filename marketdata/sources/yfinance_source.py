@@ -42,6 +42,7 @@ def yahoo_ticker(symbol: str) -> str:
 @register("yfinance")
 class YFinanceSource(BarSource):
     config_class = YFinanceConfig
+    vendor_loggers = ("yfinance", "urllib3")
 
     def fetch(
         self, symbol: str, timeframe: str, start: pd.Timestamp, end: pd.Timestamp
@@ -65,8 +66,8 @@ class YFinanceSource(BarSource):
         frame = frame.rename(columns=COLUMNS)[list(COLUMNS.values())]
         frame = frame.rename_axis("timestamp").reset_index()
         zone = frame["timestamp"].dt.tz if len(frame) else "America/New_York"
-        return vendor_bars(frame, timeframe, start, end, f"yfinance {symbol}", str(zone),
-                           calendar_for(symbol))
+        return vendor_bars(frame, timeframe, start, end, origin=f"yfinance {symbol}",
+                           session_zone=str(zone), calendar=calendar_for(symbol))
 
     def is_transient(self, error: BaseException) -> bool:
         import requests

@@ -12,7 +12,6 @@ read through the worker's ``call_live``; long work runs as `tradecast` subproces
 from __future__ import annotations
 
 import hmac
-import json
 from functools import cache
 from typing import Annotated, Any
 
@@ -22,6 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, StreamingResponse
 
 from contract.errors import TradecastError
+from contract.files import write_json_atomic
 from contract.home import Home, resolve_home
 from serving.dashboard import homefiles
 from serving.dashboard.events import metrics_events
@@ -41,7 +41,6 @@ from serving.dashboard.requests import (
 )
 from serving.errors import InputError
 from serving.http import API_KEY_HEADER, GuardConfig, error_response
-from serving.live import write_atomic
 
 app = FastAPI(title="tradecast dashboard", docs_url=None, redoc_url=None, openapi_url=None)
 
@@ -187,7 +186,7 @@ def settings() -> dict:
 
 @app.post("/api/settings", dependencies=[Keyed], include_in_schema=False)
 async def save_settings(body: Settings) -> dict:
-    write_atomic_json(settings_path(home()), body.model_dump())
+    write_json_atomic(settings_path(home()), body.model_dump())
     return await service().call_live("settings_changed")
 
 
@@ -243,11 +242,6 @@ def load_settings(where: Home) -> Settings:
     if not path.exists():
         return Settings()
     return Settings.model_validate_json(path.read_text())
-
-
-def write_atomic_json(path: Any, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, json.dumps(data, indent=2))
 
 
 def apply_settings(book: PaperPortfolio, chosen: Settings) -> None:

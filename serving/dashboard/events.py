@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from contract.runs import METRICS_LOG, SUMMARY_FILE
 from serving.dashboard.homefiles import metric_lines
 
 POLL_S = 0.5  # how often the file is looked at
@@ -23,8 +24,8 @@ async def metrics_events(folder: Path) -> AsyncIterator[str]:
     sent, started = 0, time.monotonic()
     yield "retry: 2000\n\n"
     while time.monotonic() - started < MAX_STREAM_S:
-        finished = (folder / "summary.json").exists()  # before reading: no line is missed
-        for line in metric_lines(folder / "metrics.jsonl", skip=sent):
+        finished = (folder / SUMMARY_FILE).exists()  # before reading: no line is missed
+        for line in metric_lines(folder / METRICS_LOG, skip=sent):
             sent += 1
             yield f"data: {json.dumps(line)}\n\n"
         if finished:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contract.errors import UnknownSymbolError
 from contract.home import Home
+from features.context import MARKET_CONTEXT
 from marketdata.store import BarStore
 from serving.dashboard.homefiles import utc_time
 from serving.dashboard.paths import checked_name
@@ -13,9 +14,8 @@ from serving.forecasting import MIN_BARS, Forecaster
 from serving.registry import ModelRegistry
 from serving.responses import forecast_body
 
-CONTEXT = ("SPY", "QQQ", "VIX")  # market context joined where the store has it, as in training
-METADATA_SHOWN = ("parameters", "weights", "training_span", "metrics", "created_at", "opset",
-                  "checkpoint", "sha256")
+METADATA_SHOWN = ("parameters", "weights", "untrained", "training_span", "metrics", "created_at",
+                  "opset", "checkpoint", "sha256")
 
 
 def model_rows(registry: ModelRegistry) -> list[dict]:
@@ -38,7 +38,7 @@ def forecast_at(home: Home, forecaster: Forecaster, symbol: str, variant: str,
     if len(bars) < MIN_BARS:
         raise InputError("at", f"only {len(bars)} bars of {symbol} up to it; need {MIN_BARS}")
     context = {}
-    for name in CONTEXT:
+    for name in MARKET_CONTEXT:
         try:
             frame = store.read(name, "1d")
         except UnknownSymbolError:

@@ -17,6 +17,7 @@ import pandas as pd
 
 from contract.errors import UnknownSymbolError
 from contract.home import Home
+from contract.runs import METRICS_LOG, SUMMARY_FILE, run_folders
 from marketdata.quality import check_store
 from marketdata.store import BarStore
 from serving.dashboard.paths import backtests_dir, checked_name, child
@@ -94,19 +95,10 @@ def utc_time(text: str, field: str) -> pd.Timestamp:
 
 # -- training runs ---------------------------------------------------------------------------
 
-def run_folders(home: Home) -> list[Path]:
-    root = home.checkpoints_dir
-    if not root.exists():
-        return []
-    return [run for variant in root.iterdir() if variant.is_dir()
-            for run in variant.iterdir() if (run / "config.json").exists()
-            or (run / "metrics.jsonl").exists()]
-
-
 def list_runs(home: Home) -> list[dict]:
     runs = []
-    for folder in run_folders(home):
-        summary = read_json(folder / "summary.json")
+    for folder in run_folders(home.checkpoints_dir):
+        summary = read_json(folder / SUMMARY_FILE)
         runs.append(clean({
             "variant": folder.parent.name, "run": folder.name,
             "finished": bool(summary), "profile": summary.get("profile"),
@@ -123,13 +115,13 @@ def run_folder(home: Home, variant: str, run: str) -> Path:
 
 def run_detail(home: Home, variant: str, run: str) -> dict:
     folder = run_folder(home, variant, run)
-    summary = read_json(folder / "summary.json")
+    summary = read_json(folder / SUMMARY_FILE)
     return clean({
         "variant": variant, "run": run, "finished": bool(summary),
         "summary": {key: summary.get(key) for key in (
             "profile", "mode", "symbols", "training_span", "validation_span", "metrics",
             "baselines", "overall", "seconds", "leak_warnings", "n_features")},
-        "folds": fold_rows(summary), "metrics": metric_lines(folder / "metrics.jsonl"),
+        "folds": fold_rows(summary), "metrics": metric_lines(folder / METRICS_LOG),
     })
 
 

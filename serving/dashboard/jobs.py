@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from contract.errors import UnknownSymbolError
+from contract.files import write_atomic
 from contract.home import PROJECT_ROOT, Home
 from serving.dashboard.paths import backtests_dir, child, jobs_dir
-from serving.live import write_atomic
 
 LOG_FILE = "log.txt"
 JOB_FILE = "job.json"

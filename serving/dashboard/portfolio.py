@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from serving.live import IngestResult, journal_entries
+from serving.forecasting import IngestResult
+from serving.live import journal_entries
 
 OBSERVATIONS_FILE = "observations.jsonl"
 PERIODS_PER_YEAR = 252  # daily bars: the sample universe's timeframe

@@ -12,11 +12,10 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from contract.home import CONFIG_DIR
+from contract.model import VARIANTS
 from serving.dashboard.jobs import JobCommand
 
-# the four model variants (training.models.VARIANTS; serving may not import training)
-VARIANTS = ("full", "simplex", "hybrid", "ensemble")
-Variant = Literal["full", "simplex", "hybrid", "ensemble"]
+Variant = Literal[VARIANTS]  # one of the four model variants (a tuple subscript: the same Literal)
 SYMBOL = r"[A-Za-z0-9^][A-Za-z0-9.\-]{0,19}(/[A-Za-z0-9]{1,10})?"  # AAPL, ^VIX, BRK.B, BTC/USDT
 SYMBOLS = rf"^{SYMBOL}(,{SYMBOL}){{0,49}}$"
 DAY = r"^\d{4}-\d{2}-\d{2}$"

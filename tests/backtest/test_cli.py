@@ -74,7 +74,7 @@ def test_bad_rows_and_bad_options_are_refused(signal_file, sample_home, tmp_path
 
 
 def test_the_backtest_package_imports_neither_torch_nor_training():
-    code = ("import sys, backtest.runner, backtest.walk_forward, features.signal_rule; "
+    code = ("import sys, backtest.runner, backtest.walk_forward, policy.signal_rule; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'training')))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"

@@ -19,12 +19,12 @@ from backtest.walk_forward import (
     load_walk_forward,
     read_predictions,
     signals_from_predictions,
-    with_ensemble,
+    with_combined,
 )
 from contract.errors import ArtifactError
 from contract.home import Home, resolve_home
 from features.labels import make_labels
-from features.signal_rule import SignalRuleConfig
+from policy.signal_rule import SignalRuleConfig
 from tradecast.cli import app
 
 HORIZONS = (1, 4, 24)
@@ -54,7 +54,7 @@ def forecasts(bars: pd.DataFrame, symbol: str, model: str, seed: int) -> pd.Data
 
 @pytest.fixture(scope="module")
 def wf_home(sample_home: Home, tmp_path_factory: pytest.TempPathFactory) -> Home:
-    """A home sharing the sample's bar store, with hybrid and ensemble walk-forward runs."""
+    """A home sharing the sample's bar store, with hybrid and simplex walk-forward runs."""
     home = resolve_home(tmp_path_factory.mktemp("wf_home"))
     home.data_dir.mkdir()
     home.bars_dir.symlink_to(sample_home.bars_dir)
@@ -120,16 +120,18 @@ def test_a_missing_walk_forward_run_is_named(wf_home, tmp_path):
     assert "no walk-forward run for 'full'" in message and "hybrid (20260101-000000-wf)" in message
 
 
-def test_ensemble_is_the_mean_of_the_variants(wf_home):
-    predictions = load_walk_forward(wf_home.checkpoints_dir, "ensemble")
-    combined = with_ensemble(predictions)
+def test_combined_is_the_mean_of_the_variants(wf_home):
+    predictions = load_walk_forward(wf_home.checkpoints_dir, "combined")
+    combined = with_combined(predictions)
     rows = combined.set_index(["model", "symbol", "timestamp"])["ret_pred_4"]
     stamp = predictions["timestamp"].iloc[100]
     mean = (rows[("hybrid", "AAPL", stamp)] + rows[("simplex", "AAPL", stamp)]) / 2
-    assert rows[("ensemble", "AAPL", stamp)] == pytest.approx(mean)
+    assert rows[("combined", "AAPL", stamp)] == pytest.approx(mean)
     signals = signals_from_predictions(combined, SignalRuleConfig())
-    assert set(signals) == {"ensemble", "hybrid", "simplex", "always_up", "momentum", "linear"}
-    assert signals["ensemble"]["position"].abs().max() == 1.0
+    assert set(signals) == {"combined", "hybrid", "simplex", "always_up", "momentum", "linear"}
+    assert signals["combined"]["position"].abs().max() == 1.0
+    with pytest.raises(ArtifactError, match="no walk-forward run for 'ensemble'"):
+        load_walk_forward(wf_home.checkpoints_dir, "ensemble")  # the variant, never the mix
 
 
 def test_predictions_with_a_hole_are_refused_naming_the_row(wf_home, tmp_path):

@@ -143,3 +143,21 @@ def test_fetch_with_a_bad_start_date(cli, tmp_path):
     status, _, err = cli("data", "fetch", "--source", "yfinance", "--symbols", "SPY",
                          "--start", "yesterday-ish", "--home", tmp_path)
     assert status == 1 and "--start 'yesterday-ish' is not a date or time" in err
+
+
+def test_every_command_takes_home() -> None:
+    """README's promise: every sub-command accepts --home (scripts and jobs always pass it)."""
+    import typer.main
+
+    from tradecast.cli import app
+
+    def leaves(command, path: tuple[str, ...]):
+        if hasattr(command, "commands"):  # a group (typer ships its own click classes)
+            for name, sub in command.commands.items():
+                yield from leaves(sub, (*path, name))
+        else:
+            yield " ".join(path), {option for p in command.params for option in p.opts}
+
+    found = dict(leaves(typer.main.get_command(app), ()))
+    assert {"bench latency", "bench features", "features list", "serve"} <= set(found)
+    assert [name for name, options in found.items() if "--home" not in options] == []

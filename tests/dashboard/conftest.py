@@ -49,7 +49,7 @@ def trained_home(tmp_path_factory, sample_home: Home) -> Home:
     home = resolve_home(tmp_path_factory.mktemp("dashboard_home"))
     shutil.copytree(sample_home.bars_dir, home.bars_dir)
     with torch_threads(1):
-        train_from_cli(home, "hybrid", "tiny", True, None, {})
+        train_from_cli(home, "hybrid", profile="tiny", walk_forward=True)
         export_variant("hybrid", home.checkpoints_dir, home.exported_dir)
     return home
 

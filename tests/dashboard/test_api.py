@@ -53,6 +53,7 @@ def test_reads_list_the_store_runs_and_models(api: httpx.Client, trained_home: H
         trained_home.checkpoints_dir / "hybrid" / hybrid["run"] / "metrics.jsonl").open())
     models = api.get("/models").json()["models"]
     assert [m["variant"] for m in models] == ["hybrid"] and models[0]["weights"] == "trained"
+    assert models[0]["untrained"] is False  # the flag /models and the dashboard show
 
 
 @pytest.mark.parametrize(("path", "field"), [

@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import requests
-from requests.adapters import HTTPAdapter
 
 from contract.errors import SourceError
 from marketdata.bars import BAR_COLUMNS
@@ -30,6 +29,7 @@ from marketdata.sources.alpaca import AlpacaConfig
 from marketdata.sources.binance import BinanceConfig
 from marketdata.sources.yfinance_source import YFinanceConfig, yahoo_ticker
 from marketdata.store import BarStore
+from tests.marketdata.transport import SendTo
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "vendors"
 FAST_RETRY = RetryConfig(attempts=3, first_wait_s=0.001, max_wait_s=0.01)
@@ -220,19 +220,6 @@ def test_alpaca_crypto_needs_no_keys_and_keeps_utc_hours(keyless_alpaca):
 # ------------------------------------------------------------------------------------ yfinance
 
 
-class ToReplayServer(HTTPAdapter):
-    """Sends every https request to the replay server, keeping path and query."""
-
-    def __init__(self, base_url: str) -> None:
-        super().__init__()
-        self.base_url = base_url
-
-    def send(self, request, **kwargs):
-        parts = urlsplit(request.url)
-        request.url = self.base_url + parts.path + (f"?{parts.query}" if parts.query else "")
-        return super().send(request, **kwargs)
-
-
 @pytest.fixture
 def yahoo(replay, tmp_path_factory):
     import yfinance as yf
@@ -242,7 +229,7 @@ def yahoo(replay, tmp_path_factory):
     YfData.cache_get.cache_clear()  # yfinance keeps answers for past ranges in memory
     server, url = replay
     session = requests.Session()  # yfinance's documented hook for proxies and custom transports
-    session.mount("https://", ToReplayServer(url))
+    session.mount("https://", SendTo(url))
     yield server, make_source("yfinance", YFinanceConfig(session=session, retry=FAST_RETRY))
     session.close()
 
@@ -332,9 +319,11 @@ def test_download_appends_only_bars_after_the_last_stored_one(binance, tmp_path)
     server, source = binance
     store = BarStore(tmp_path)
     server.load("binance_btc_hourly_pages")
-    assert download(source, ["BTC/USDT"], "1h", HOURS[0], HOURS[1], store) == {"BTC/USDT": 5}
+    added = download(source, ["BTC/USDT"], "1h", start=HOURS[0], end=HOURS[1], store=store)
+    assert added == {"BTC/USDT": 5}
     server.load("binance_btc_empty")
-    assert download(source, ["BTC/USDT"], "1h", HOURS[0], HOURS[1] + pd.Timedelta("1h"), store) \
+    assert download(source, ["BTC/USDT"], "1h", start=HOURS[0],
+                    end=HOURS[1] + pd.Timedelta("1h"), store=store) \
         == {"BTC/USDT": 0}
     (asked,) = server.requests_to("/api/v3/klines")
     assert int(asked.query["startTime"]) == int(HOURS[1].timestamp() * 1000)

@@ -71,7 +71,8 @@ def test_the_bento_holds_the_service_code_and_nothing_else(bento_dir: Path) -> N
     assert "marketdata/bars.py" in files and "marketdata/sources/base.py" not in files
     tops = {name.split("/")[0] for name in files}
     # No tests, data or training; the dashboard only as its build (dashboard/dist), if made.
-    allowed = {"serving", "features", "marketdata", "contract", "dashboard", "bentofile.yaml"}
+    allowed = {"serving", "features", "policy", "marketdata", "contract", "dashboard",
+               "bentofile.yaml"}
     assert tops <= allowed, tops
     assert all(n.startswith("dashboard/dist/") for n in files if n.startswith("dashboard/"))
     assert not [n for n in files if n.endswith((".onnx", ".safetensors", ".parquet"))]

@@ -13,13 +13,13 @@ from typer.testing import CliRunner
 
 from contract.errors import ArtifactError
 from contract.home import resolve_home
-from contract.walk_forward import PREDICTIONS_FILE
+from contract.runs import METRICS_LOG, PREDICTIONS_FILE, SUMMARY_FILE
 from marketdata.store import BarStore
 from scaleout.tune import load_space
 from tradecast.cli import app
 from training.config import load_profile
 from training.dataset import load_market
-from training.runs import METRICS_LOG, SUMMARY, train_run
+from training.runs import train_run
 
 PROFILE = load_profile("tiny")
 
@@ -53,7 +53,7 @@ def test_ray_walk_forward_equals_the_sequential_run(ray_cluster, home) -> None:
     assert on_ray.parent == sequential.parent and on_ray != sequential
 
     # Each fold's model is seeded afresh and trained on one thread: the same numbers exactly.
-    expected, got = (json.loads((run / SUMMARY).read_text()) for run in (sequential, on_ray))
+    expected, got = (json.loads((run / SUMMARY_FILE).read_text()) for run in (sequential, on_ray))
     assert [f["validation_year"] for f in got["folds"]] == [2015, 2016]
     for mine, theirs in zip(got["folds"], expected["folds"], strict=True):
         assert mine["metrics"] == theirs["metrics"]
@@ -83,14 +83,15 @@ def test_tune_sweeps_the_search_space_one_run_per_point(ray_cluster, home) -> No
     losses = [float(line[0]) for line in lines]
     assert losses == sorted(losses)  # best first
     for loss, run in ((float(line[0]), Path(line[2])) for line in lines):
-        summary = json.loads((run / SUMMARY).read_text())
+        summary = json.loads((run / SUMMARY_FILE).read_text())
         assert summary["fit"]["best_val_loss"] == pytest.approx(loss, abs=1e-6)
         saved = json.loads((run / "run_config.json").read_text())["config"]["optim"]
         assert f"optim.learning_rate={saved['learning_rate']}" in " ".join(lines[0] + lines[1])
     sweep_dir = Path(result.output.strip().splitlines()[-1].split(": ", 1)[1])
     # Every trial reported its epochs, then its outcome.
     assert epochs_reported(sweep_dir / "ray_tune") == sorted(
-        json.loads((Path(line[2]) / SUMMARY).read_text())["fit"]["epochs"] + 1 for line in lines)
+        json.loads((Path(line[2]) / SUMMARY_FILE).read_text())["fit"]["epochs"] + 1
+        for line in lines)
 
 
 def test_ray_training_refuses_a_single_run(home) -> None:

@@ -7,8 +7,8 @@ import pandas as pd
 from typer.testing import CliRunner
 
 from contract.home import Home
-from features.signal_rule import combine_horizons, positions_from_predictions
 from marketdata.store import BarStore
+from policy.signal_rule import combine_horizons, positions_from_predictions
 from serving.batch import MARKET_CONTEXT, context_bars
 from serving.config import ServingConfig
 from serving.forecasting import Forecaster

@@ -10,7 +10,7 @@ import pytest
 
 from contract.home import Home
 from features.engine import compute_features
-from features.signal_rule import combine_horizons, positions_from_predictions
+from policy.signal_rule import combine_horizons, positions_from_predictions
 from serving.config import ServingConfig
 from serving.errors import StaleBarError
 from serving.examples import bar_json

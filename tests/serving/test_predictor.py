@@ -8,9 +8,9 @@ import pytest
 
 from contract.home import Home
 from features.engine import compute_features
-from features.signal_rule import SignalState, combine_horizons, step
 from features.windows import WINDOW, model_matrix
 from marketdata.store import BarStore
+from policy.signal_rule import SignalState, combine_horizons, step
 from serving.config import ServingConfig
 from serving.ensemble import combine, validation_weights
 from serving.errors import InputError, UnknownVariantError

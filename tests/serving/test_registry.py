@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from contract.artifacts import ALLOW_UNTRAINED_ENV, manifest_folders
 from contract.errors import ArtifactError
+from contract.files import sha256_of
 from contract.home import Home
-from serving.artifacts import sha256_of
-from serving.registry import ModelRegistry, read_manifest
+from serving.registry import ModelRegistry
 
 
 @pytest.fixture()
@@ -27,7 +28,7 @@ def exported(tmp_path: Path, exported_home: Home) -> Path:
 
 
 def version_dir(exported: Path) -> Path:
-    return exported / read_manifest(exported)["hybrid"].relative_to(exported)
+    return exported / manifest_folders(exported)["hybrid"].relative_to(exported)
 
 
 def test_loads_every_variant_once_with_checked_metadata(exported_home: Home) -> None:
@@ -100,3 +101,47 @@ def test_reload_swaps_versions_or_keeps_the_old_ones(exported: Path) -> None:
     assert kept.version == "v-reloaded"  # the loaded set survives a failed reload
     window = np.zeros((1, kept.window, len(kept.feature_names)), dtype=np.float32)
     assert kept.session.run(None, {"features": window})[0].shape == (1, 3, 3)
+
+
+def test_untrained_models_are_refused_unless_allowed(
+    exported: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`export --untrained` marks the metadata; serving refuses it without being told."""
+    from serving.registry import refuse_untrained
+
+    monkeypatch.delenv(ALLOW_UNTRAINED_ENV, raising=False)
+    with pytest.raises(ArtifactError, match="untrained.*--allow-untrained"):
+        ModelRegistry(exported)
+    with pytest.raises(ArtifactError, match="'hybrid' was exported from untrained"):
+        refuse_untrained(exported)  # what `tradecast serve` checks before it starts
+    monkeypatch.setenv(ALLOW_UNTRAINED_ENV, "1")
+    registry = ModelRegistry(exported)
+    assert registry.get("hybrid").untrained and registry.get("hybrid").metadata["untrained"]
+    refuse_untrained(exported)
+
+    # An export older than the flag says "weights": "random-init": refused just the same.
+    metadata_path = version_dir(exported) / "metadata.json"
+    metadata = json.loads(metadata_path.read_text())
+    del metadata["untrained"]
+    metadata_path.write_text(json.dumps(metadata))
+    monkeypatch.delenv(ALLOW_UNTRAINED_ENV)
+    with pytest.raises(ArtifactError, match="untrained"):
+        ModelRegistry(exported)
+    # A trained export loads without any permission.
+    metadata.update(weights="trained", checkpoint="somewhere")
+    metadata_path.write_text(json.dumps(metadata))
+    assert not ModelRegistry(exported).get("hybrid").untrained
+
+
+def test_serve_refuses_untrained_models_before_starting(
+    exported: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from tradecast.cli import app
+
+    monkeypatch.delenv(ALLOW_UNTRAINED_ENV, raising=False)
+    home = exported.parent
+    refused = CliRunner().invoke(app, ["serve", "--home", str(home)])
+    assert isinstance(refused.exception, ArtifactError)
+    assert "--allow-untrained" in str(refused.exception)

@@ -91,6 +91,7 @@ def test_models_lists_every_variant(client, serving_home: Home) -> None:
         v: e["version"] for v, e in manifest["variants"].items()
     }
     assert sum(m["ensemble_weight"] for m in answer["models"]) == pytest.approx(1.0)
+    assert all(m["metadata"]["untrained"] is True for m in answer["models"])  # shown as such
 
 
 def bad_requests(body: dict) -> list[tuple[str, dict, int, str]]:

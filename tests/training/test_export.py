@@ -12,19 +12,19 @@ import pytest
 import torch
 
 from contract.errors import ArtifactError
-from training import export
+from contract.files import sha256_of
+from contract.model import OUTPUT_NAMES
 from training.checkpoint import save_checkpoint
 from training.export import (
     ExportConfig,
     example_inputs,
     export_checkpoint,
     export_model,
+    export_variant,
     input_names,
-    sha256_of,
     torch_threads,
-    update_manifest,
 )
-from training.models import OUTPUT_NAMES, TINY_OVERRIDES, VARIANTS, build_model
+from training.models import TINY_OVERRIDES, VARIANTS, build_model
 from training.models.variants import Simplex
 
 METADATA_FIELDS = {
@@ -76,6 +76,7 @@ def test_metadata_describes_the_graph(exported_home, variant: str) -> None:
     assert set(metadata) >= METADATA_FIELDS
     assert metadata["variant"] == variant and metadata["version"] == folder.name
     assert metadata["weights"] == "random-init" and metadata["checkpoint"] is None
+    assert metadata["untrained"] is True  # exported with export_untrained: serving refuses it
     assert metadata["sha256"] == sha256_of(folder / "model.onnx")
     # the export's own check: onnxruntime vs torch at batch 1 and 32 from this one file
     assert metadata["parity_batches"] == [1, 32] and metadata["parity_max_abs_diff"] <= 1e-4
@@ -144,15 +145,17 @@ def test_trained_checkpoint_exports_with_its_normaliser_and_names(tmp_path: Path
     model = build_model("full", 3, **TINY_OVERRIDES["full"]).eval()
     model.set_normaliser([100.0, -2.0, 5e5], [10.0, 0.5, 1e4])
     (tmp_path / "run").mkdir()
-    (tmp_path / "run" / "summary.json").write_text(
-        json.dumps({"training_span": ["2010-01-04", "2019-12-31"], "metrics": {"val_loss": 1.5}})
+    span = {"start": "2010-01-04T00:00:00+00:00", "end": "2019-12-31T00:00:00+00:00"}
+    (tmp_path / "run" / "summary.json").write_text(  # the shape training.runs writes
+        json.dumps({"training_span": span, "metrics": {"val_loss": 1.5}})
     )
     save_checkpoint(tmp_path / "run", model, ["close", "rsi_14", "volume"], variant="full")
     result = export_checkpoint(tmp_path / "run", tmp_path / "exported")
     meta = result.metadata
     assert meta["weights"] == "trained" and meta["checkpoint"] == str(tmp_path / "run")
+    assert meta["untrained"] is False
     assert meta["feature_names"] == ["close", "rsi_14", "volume"]
-    assert meta["training_span"] == ["2010-01-04", "2019-12-31"]
+    assert meta["training_span"] == span
     assert meta["metrics"] == {"val_loss": 1.5}
     session = ort.InferenceSession(str(result.folder / "model.onnx"))
     features, position = example_inputs(model, 4, seed=9)  # raw scale: around 5e5 for volume
@@ -162,23 +165,21 @@ def test_trained_checkpoint_exports_with_its_normaliser_and_names(tmp_path: Path
     np.testing.assert_allclose(have[0], want, atol=1e-4)
 
 
-def test_manifest_update_keeps_other_variants_and_survives_a_failed_write(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    update_manifest(tmp_path, "hybrid", "v1")
-    update_manifest(tmp_path, "simplex", "v2")
-    manifest = json.loads((tmp_path / "manifest.json").read_text())
-    assert manifest["variants"]["hybrid"] == {"version": "v1", "path": "hybrid/v1"}
-    assert manifest["variants"]["simplex"]["version"] == "v2"
+def test_no_checkpoint_exports_nothing_unless_untrained_is_asked_for(tmp_path: Path) -> None:
+    """The trap of issue 16: `export --variant all` on a fresh home published random weights."""
+    from typer.testing import CliRunner
 
-    def broken_dump(*args, **kwargs):
-        raise OSError("disk full")
+    from tradecast.cli import app
 
-    monkeypatch.setattr(export.json, "dump", broken_dump)
-    with pytest.raises(OSError, match="disk full"):
-        update_manifest(tmp_path, "hybrid", "v3")
-    assert json.loads((tmp_path / "manifest.json").read_text()) == manifest
-    assert [p.name for p in tmp_path.iterdir()] == ["manifest.json"]
+    runner = CliRunner()
+    refused = runner.invoke(app, ["export", "--variant", "simplex", "--home", str(tmp_path)])
+    assert isinstance(refused.exception, ArtifactError)
+    assert "no trained checkpoint of 'simplex'" in str(refused.exception)
+    assert "--untrained" in str(refused.exception)
+    assert not (tmp_path / "exported_models" / "manifest.json").exists()
+    result = export_variant("simplex", tmp_path / "checkpoints", tmp_path / "exported_models",
+                            untrained=True)
+    assert result.metadata["untrained"] is True and result.metadata["checkpoint"] is None
 
 
 def test_cli_exports_the_latest_checkpoint_and_refuses_a_wrong_variant(tmp_path: Path) -> None:

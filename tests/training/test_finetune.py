@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -10,7 +11,7 @@ from contract.errors import ArtifactError
 from contract.home import resolve_home
 from marketdata.store import BarStore
 from training.config import load_profile
-from training.finetune import DECISION_FILE, finetune
+from training.finetune import DECISION_FILE, finetune, settle
 from training.runs import read_summary, train_run
 
 PROFILE = load_profile("tiny")
@@ -42,17 +43,32 @@ def test_finetuning_continues_on_new_bars_and_exports_only_if_not_worse(grown_ho
 
     decision = json.loads((outcome.new_run / DECISION_FILE).read_text())
     assert decision["accepted"] == (outcome.tuned_val_loss <= outcome.current_val_loss)
+    assert decision["accepted"] == outcome.accepted == (outcome.exported is not None)
+
+
+@pytest.mark.parametrize("better", [True, False])
+def test_a_candidate_is_exported_only_if_not_worse(grown_home, tmp_path, better: bool) -> None:
+    """Both sides of the decision, whatever the fixture's own run decided: a trained candidate
+    (the first run's weights) settled with a lower, then a higher, loss than the current one."""
+    _, first_run, _ = grown_home
+    home = resolve_home(tmp_path / "home")
+    candidate = home.checkpoints_dir / "simplex" / f"{first_run.name}-ft"
+    shutil.copytree(first_run, candidate)
+    outcome = settle(home, first_run, candidate, current_loss=1.0,
+                     tuned_loss=0.9 if better else 1.1)
     manifest = home.exported_dir / "manifest.json"
-    if outcome.accepted:
+    decision = json.loads((candidate / DECISION_FILE).read_text())
+    assert decision["accepted"] is outcome.accepted is better
+    if better:
         metadata = json.loads((outcome.exported / "metadata.json").read_text())
-        assert metadata["checkpoint"] == str(outcome.new_run)
-        assert metadata["training_span"] == new["training_span"]
+        assert metadata["checkpoint"] == str(candidate) and metadata["untrained"] is False
+        assert metadata["training_span"] == read_summary(candidate)["training_span"]
         assert json.loads(manifest.read_text())["variants"]["simplex"]["version"] == (
-            outcome.exported.name
-        )
+            outcome.exported.name)
+        assert (candidate / "model.safetensors").exists()
     else:
         assert outcome.exported is None and not manifest.exists()
-        assert not (outcome.new_run / "model.safetensors").exists()  # never exported later
+        assert not (candidate / "model.safetensors").exists()  # never exported later
 
 
 def test_finetuning_without_new_bars_is_refused(grown_home) -> None:

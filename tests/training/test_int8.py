@@ -13,8 +13,9 @@ import pytest
 
 from contract.artifacts import INT8_MODEL_FILE, THREADS_FILE, read_threads
 from contract.errors import ArtifactError
+from contract.files import sha256_of
 from serving.registry import ModelRegistry
-from training.export import sha256_of, torch_threads
+from training.export import torch_threads
 from training.int8 import ValidationWindows, add_int8_copy, store_windows
 from training.onnx_tools import gemms_as_matmuls, single_row_products
 

@@ -13,8 +13,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from contract.model import POSITION_DIM, WINDOW
 from training.export import torch_threads
-from training.models import POSITION_DIM, TINY_OVERRIDES, VARIANTS, WINDOW, build_model
+from training.models import TINY_OVERRIDES, VARIANTS, build_model
 from training.models.transformer import TransformerEncoder
 from training.models.xlstm import XLSTM, XLSTMConfig
 

@@ -5,15 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from contract import model as contract
+from contract.model import POSITION_DIM, WINDOW, output_shapes
 from training.export import torch_threads
-from training.models import (
-    OUTPUT_NAMES,
-    POSITION_DIM,
-    TINY_OVERRIDES,
-    VARIANTS,
-    WINDOW,
-    build_model,
-)
+from training.models import TINY_OVERRIDES, VARIANTS, build_model
 from training.models.xlstm import MLSTMBlock, SLSTMCell, XLSTMConfig
 
 EXPECTED_PARAMETERS = {"full": 27.1e6, "simplex": 3e6, "hybrid": 6e6, "ensemble": 8e6}
@@ -34,8 +29,9 @@ def full_size_models() -> dict:
 
 
 def test_every_variant_is_registered() -> None:
-    assert set(VARIANTS) == set(EXPECTED_PARAMETERS)
-    assert OUTPUT_NAMES == ("direction_logits", "returns", "volatility", "attention")
+    """The registry holds exactly the variants the contract names (serving lists those)."""
+    assert set(VARIANTS) == set(EXPECTED_PARAMETERS) == set(contract.VARIANTS)
+    assert contract.COMBINED not in VARIANTS  # the weighted mix is never a single model
 
 
 @pytest.mark.parametrize("variant", sorted(EXPECTED_PARAMETERS))
@@ -52,9 +48,12 @@ def test_full_size_outputs_have_the_contract_shapes(variant: str, full_size_mode
         direction, returns, volatility, attention = full_size_models[variant](
             features, torch.rand(2, POSITION_DIM)
         )
-    assert direction.shape == (2, 3, 3)
-    assert returns.shape == (2, 3) and volatility.shape == (2, 3)
-    assert attention.shape == (2, WINDOW)
+    expected = output_shapes()  # what export writes and serving checks, in output order
+    got = {"direction_logits": direction, "returns": returns, "volatility": volatility,
+           "attention": attention}
+    assert list(expected) == list(contract.OUTPUT_NAMES)
+    for name, shape in expected.items():
+        assert tuple(got[name].shape) == (2, *shape[1:]), name
     assert bool((volatility >= 0).all())
     assert bool((attention >= 0).all())
     torch.testing.assert_close(attention.sum(dim=1), torch.ones(2))

@@ -11,7 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from contract.home import resolve_home
-from contract.walk_forward import BASELINES, PREDICTIONS_FILE
+from contract.runs import PREDICTIONS_FILE
+from contract.walk_forward import BASELINES
 from features.labels import HORIZONS
 from marketdata.store import BarStore
 from tradecast.cli import app

@@ -24,7 +24,8 @@ def start_backtest(
         bool, typer.Option("--walk-forward", help="Backtest training's walk-forward predictions.")
     ] = False,
     variant: Annotated[
-        str, typer.Option("--variant", help="Model whose report gets the plots (or 'ensemble').")
+        str, typer.Option("--variant", help="Model whose report gets the plots, or 'combined' "
+                     "(the mean of every variant's walk-forward predictions).")
     ] = "hybrid",
     predictions: Annotated[
         Path | None,
@@ -61,8 +62,8 @@ def start_backtest(
     from backtest.walk_forward import find_walk_forward_runs, load_walk_forward, read_predictions
     from contract.errors import TradecastError
     from contract.home import resolve_home
-    from features.signal_rule import SignalRuleConfig
     from marketdata.universe import load_universe
+    from policy.signal_rule import SignalRuleConfig
 
     if walk_forward == (signals is not None):
         raise TradecastError("give either --signals FILE or --walk-forward")
@@ -100,7 +101,8 @@ def start_backtest(
         typer.echo(f"Walk-forward report: {page}")
     else:
         name = signals.name.split(".")[0]
-        comparison = compare_runs({name: frame}, bar_frames, out, name, config, True)
+        comparison = compare_runs({name: frame}, bar_frames, out, name, config=config,
+                                  progress=True)
 
     typer.echo(f"Backtest, net of costs (report in {comparison.out_dir}):")
     typer.echo(comparison.table.to_string(float_format="{:.3g}".format))

@@ -1,16 +1,25 @@
 """`tradecast bench`: each benchmark is a thin command over a `benchmarks/` module."""
 
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from tradecast.options import HomeOption
+from contract.artifacts import ALLOW_UNTRAINED_ENV
+from tradecast.options import HomeOption, UnusedHomeOption
 
 app = typer.Typer(
     help="Benchmarks that print numbers and write reports (latency, HTTP, load, features).",
     no_args_is_help=True,
 )
+
+
+@app.callback()
+def allow_untrained() -> None:
+    """Speed does not depend on the weights: benchmarks may time and serve untrained exports
+    (random weights, `export --untrained`), so they allow them here, said out loud."""
+    os.environ.setdefault(ALLOW_UNTRAINED_ENV, "1")
 
 OutOption = Annotated[Path, typer.Option("--out", help="Folder for report.md, results.json, PNGs.")]
 
@@ -90,10 +99,19 @@ def start_latency(
         float, typer.Option("--budget", help="Seconds per variant and batch (after 5 calls).")
     ] = 4.0,
     threads: Annotated[int, typer.Option("--threads", help="torch and onnxruntime threads.")] = 2,
+    home: Annotated[
+        Path | None,
+        typer.Option("--home", envvar="TRADECAST_HOME",
+                     help="Time this home's exported models (when it has a manifest) instead "
+                     "of fresh untrained exports."),
+    ] = None,
 ) -> None:
     """PyTorch eager vs onnxruntime per variant, interleaved, each latency against its floor."""
     from benchmarks import latency
+    from contract.artifacts import MANIFEST_FILE
+    from contract.home import resolve_home
 
+    exported = resolve_home(home).exported_dir if home is not None else None
     latency.run(
         out,
         variants=tuple(v.strip() for v in variants.split(",") if v.strip()),
@@ -101,6 +119,7 @@ def start_latency(
         runs=runs,
         threads=threads,
         budget_s=budget,
+        exported_dir=exported if exported and (exported / MANIFEST_FILE).exists() else None,
     )
 
 
@@ -131,6 +150,7 @@ def start_features(
     out: Annotated[Path | None, typer.Option("--out", help="Write the numbers to this JSON file.")]
     = None,
     quick: Annotated[bool, typer.Option("--quick", help="Fewer repeats: a smoke run.")] = False,
+    home: UnusedHomeOption = None,
 ) -> None:
     """Feature engine: batch vs TA-Lib and ta, streaming per bar and per symbol, vs recomputing."""
     from benchmarks import features
@@ -147,6 +167,7 @@ def start_scale(
     cpus: Annotated[int, typer.Option("--cpus", min=1, help="CPUs of the local Ray.")] = 2,
     node_cores: Annotated[int, typer.Option("--node-cores", min=1, help="Cores per node in the "
                                             "estimate.")] = 16,
+    home: UnusedHomeOption = None,
 ) -> None:
     """Batch signals locally vs on Ray (this machine), and an estimate for 5,000 x 20 years."""
     from benchmarks import scale

@@ -100,9 +100,9 @@ def start_fetch(
         make_source(source),
         names,
         check_timeframe(timeframe),
-        parse_utc(start, "--start"),
-        parse_utc(end, "--end") if end else None,
-        store,
+        start=parse_utc(start, "--start"),
+        end=parse_utc(end, "--end") if end else None,
+        store=store,
         progress=True,
     )
     for name, count in added.items():

@@ -1,4 +1,4 @@
-"""`tradecast export`: checkpoints (or fresh weights) to parity-checked ONNX files."""
+"""`tradecast export`: checkpoints (or, said so, random weights) to parity-checked ONNX files."""
 
 from __future__ import annotations
 
@@ -18,10 +18,15 @@ def start_export(
         Path | None,
         typer.Option(
             "--checkpoint",
-            help="Checkpoint folder (default: the variant's latest under checkpoints/, "
-            "else freshly initialised weights).",
+            help="Checkpoint folder (default: the variant's latest under checkpoints/).",
         ),
     ] = None,
+    untrained: Annotated[
+        bool,
+        typer.Option("--untrained", help="Without a checkpoint, export randomly initialised "
+                     "weights (marked untrained; the service refuses them unless started with "
+                     "--allow-untrained)."),
+    ] = False,
     int8: Annotated[
         bool,
         typer.Option("--int8", help="Also write model.int8.onnx (int8 single-row products) with "
@@ -30,6 +35,7 @@ def start_export(
     home: HomeOption = None,
 ) -> None:
     """Export model variants to ONNX, check them against PyTorch, update the manifest."""
+    from contract.artifacts import MANIFEST_FILE
     from contract.errors import ArtifactError
     from contract.home import resolve_home
     from training.export import export_variant
@@ -45,9 +51,9 @@ def start_export(
     for name in chosen:
         typer.echo(f"{name}: exporting ...")
         result = export_variant(name, resolved.checkpoints_dir, resolved.exported_dir, checkpoint,
-                                int8=int8, bars_dir=resolved.bars_dir)
+                                untrained=untrained, int8=int8, bars_dir=resolved.bars_dir)
         meta = result.metadata
-        source = meta["checkpoint"] or "freshly initialised weights (no checkpoint found)"
+        source = meta["checkpoint"] or "UNTRAINED random weights (--untrained, no checkpoint)"
         typer.echo(
             f"{name}: {meta['parameters'] / 1e6:.2f}M parameters from {source}\n"
             f"  export {result.export_s:.1f}s, parity {result.parity_s:.1f}s "
@@ -60,4 +66,4 @@ def start_export(
             typer.echo(f"  int8 copy -> {result.folder / meta['int8']['file']}: direction "
                        f"agreement {drift['direction_agreement']:.3f}, attention max diff "
                        f"{drift['attention_max_abs_diff']:.2e} ({drift['windows']})")
-    typer.echo(f"manifest: {resolved.exported_dir / 'manifest.json'}")
+    typer.echo(f"manifest: {resolved.exported_dir / MANIFEST_FILE}")

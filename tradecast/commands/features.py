@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from tradecast.options import HomeOption
+from tradecast.options import HomeOption, UnusedHomeOption
 
 app = typer.Typer(
     help="The feature catalogue: list it, compute it, check it for look-ahead.",
@@ -14,7 +14,7 @@ app = typer.Typer(
 
 
 @app.command("list")
-def start_list() -> None:
+def start_list(home: UnusedHomeOption = None) -> None:
     """Every feature column: name, group, warm-up bars and definition."""
     from rich.console import Console
     from rich.table import Table
@@ -52,15 +52,17 @@ def start_compute(
 ) -> None:
     """Features of one series: a timestamp column and one column per feature."""
     from contract.errors import TradecastError
+    from contract.home import resolve_home
     from features.engine import compute_features, stream_features
-    from features.lookahead import read_context, read_series
+    from marketdata.series import read_context, read_series
 
     if mode not in ("batch", "stream"):
         raise TradecastError(f"--mode {mode!r}: use batch or stream")
     if out.suffix not in (".parquet", ".csv"):
         raise TradecastError(f"--out {out}: the file must end in .parquet or .csv")
-    series = read_series(bars, home, timeframe)
-    joined = read_context(context or [], home, context_timeframe)
+    bars_dir = resolve_home(home).bars_dir
+    series = read_series(bars, bars_dir, timeframe)
+    joined = read_context(context or [], bars_dir, context_timeframe)
     compute = compute_features if mode == "batch" else stream_features
     frame = compute(series, joined)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -86,10 +88,13 @@ def start_check_lookahead(
     home: HomeOption = None,
 ) -> None:
     """Prove no feature reads later bars (truncation and perturbation tests); exit 1 on a leak."""
-    from features.lookahead import check_lookahead, read_context, read_series
+    from contract.home import resolve_home
+    from features.lookahead import check_lookahead
+    from marketdata.series import read_context, read_series
 
-    series = read_series(bars, home, timeframe)
-    joined = read_context(context or [], home, context_timeframe)
+    bars_dir = resolve_home(home).bars_dir
+    series = read_series(bars, bars_dir, timeframe)
+    joined = read_context(context or [], bars_dir, context_timeframe)
     report = check_lookahead(series, joined, cuts=cuts, seed=seed, series=bars)
     typer.echo(report.format())
     if not report.passed:

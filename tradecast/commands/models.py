@@ -6,6 +6,8 @@ from typing import Annotated
 
 import typer
 
+from tradecast.options import UnusedHomeOption
+
 app = typer.Typer(
     help="The model variants: names, sizes, inputs and outputs.", no_args_is_help=True
 )
@@ -14,6 +16,7 @@ app = typer.Typer(
 @app.command("list")
 def start_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    home: UnusedHomeOption = None,
 ) -> None:
     """Every registered variant with its parameter count, inputs and outputs."""
     import json

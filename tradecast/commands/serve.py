@@ -19,11 +19,24 @@ def start_serve(
         typer.Option("--workers", min=1, help="API worker processes (default: TRADECAST_WORKERS, "
                      "else one per core); the live state has one process of its own."),
     ] = None,
+    allow_untrained: Annotated[
+        bool,
+        typer.Option("--allow-untrained", help="Serve exports of untrained (random) weights "
+                     "too (sets TRADECAST_ALLOW_UNTRAINED=1); refused by default."),
+    ] = False,
     home: HomeOption = None,
 ) -> None:
     """Serve the exported models over HTTP (BentoML); Ctrl-C stops it and saves live state."""
-    from serving.launch import exec_server
+    import os
 
+    from contract.artifacts import ALLOW_UNTRAINED_ENV
+    from contract.home import resolve_home
+    from serving.launch import exec_server
+    from serving.registry import refuse_untrained
+
+    if allow_untrained:  # the service's processes inherit it
+        os.environ[ALLOW_UNTRAINED_ENV] = "1"
+    refuse_untrained(resolve_home(home).exported_dir)
     exec_server(home, host, port, workers)
 
 
@@ -38,7 +51,8 @@ def start_signals(
     start: Annotated[
         datetime | None, typer.Option("--start", help="First bar to signal (default: all).")
     ] = None,
-    variant: Annotated[str, typer.Option("--variant", help="Variant or 'ensemble'.")] = "hybrid",
+    variant: Annotated[str, typer.Option("--variant", help="A variant, or 'combined' (every "
+                                            "loaded variant, weighted).")] = "hybrid",
     engine: Annotated[
         Engine, typer.Option("--engine", help="local: this process; ray: Ray Data actors "
                              "(RAY_ADDRESS's cluster, else a local one); --out is then a folder.")

@@ -61,9 +61,8 @@ def start_train(
         overrides["curriculum.enabled"] = "false"
     if folds:
         overrides["walk_forward.scheme"] = folds
-    for run_dir in train_from_cli(
-        resolve_home(home), variant, profile, walk_forward, resume, overrides
-    ):
+    for run_dir in train_from_cli(resolve_home(home), variant, profile=profile,
+                                  walk_forward=walk_forward, resume=resume, overrides=overrides):
         typer.echo(f"run written to {run_dir}")
 
 

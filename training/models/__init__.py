@@ -1,11 +1,8 @@
 """The model zoo: xLSTM and Transformer blocks, heads, and the four registered variants."""
 
 from training.models.variants import (
-    OUTPUT_NAMES,
-    POSITION_DIM,
     TINY_OVERRIDES,
     VARIANTS,
-    WINDOW,
     TradecastModel,
     build_model,
     make_config,
@@ -13,11 +10,8 @@ from training.models.variants import (
 )
 
 __all__ = [
-    "OUTPUT_NAMES",
-    "POSITION_DIM",
     "TINY_OVERRIDES",
     "VARIANTS",
-    "WINDOW",
     "TradecastModel",
     "build_model",
     "make_config",

@@ -12,8 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-N_HORIZONS = 3  # forward horizons 1, 4 and 24 bars (features.labels.HORIZONS)
-N_CLASSES = 3  # down / flat / up
+from contract.model import HORIZONS, N_CLASSES
+
+N_HORIZONS = len(HORIZONS)  # forward horizons 1, 4 and 24 bars
 
 
 @dataclass(frozen=True)

@@ -22,15 +22,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from contract.model import POSITION_DIM
+from training.config import load_profile
 from training.models.heads import Fusion, HeadsConfig, MultiTaskHeads, TemporalAttentionPool
 from training.models.transformer import TransformerConfig, TransformerEncoder
 from training.models.xlstm import XLSTM, XLSTMConfig
-
-WINDOW = 60  # bars per input window (features.windows.WINDOW)
-# The trading state the full model conditions on, in this order: current position in [-1, 1],
-# unrealised return of that position, bars held / WINDOW, and the return of the last closed trade.
-POSITION_DIM = 4
-OUTPUT_NAMES = ("direction_logits", "returns", "volatility", "attention")
 
 VARIANTS: dict[str, type[TradecastModel]] = {}
 
@@ -234,24 +230,7 @@ def build_model(variant: str, n_features: int, **overrides: Any) -> TradecastMod
     return VARIANTS[variant](config, n_features)
 
 
-_TINY_XLSTM = {"d_model": 16, "layout": "ms", "n_heads": 2}
-_TINY_TRANSFORMER = {"d_model": 16, "n_layers": 1, "n_heads": 2}
-_TINY_TOP = {"fusion_width": 32, "heads": {"hidden": 16}}
-# Overrides that shrink each variant to a few thousand parameters, for fast tests:
-# build_model(variant, n_features, **TINY_OVERRIDES[variant]). Same blocks, same outputs.
-TINY_OVERRIDES: dict[str, dict[str, Any]] = {
-    "simplex": {"xlstm": _TINY_XLSTM, "heads": {"hidden": 16}},
-    "hybrid": {"xlstm": _TINY_XLSTM, "transformer": _TINY_TRANSFORMER, **_TINY_TOP},
-    "full": {
-        "xlstm": _TINY_XLSTM,
-        "transformer": _TINY_TRANSFORMER,
-        "position_width": 16,
-        **_TINY_TOP,
-    },
-    "ensemble": {
-        "direction_net": _TINY_XLSTM,
-        "price_net": _TINY_TRANSFORMER,
-        "risk_net": {**_TINY_XLSTM, "layout": "m"},
-        **_TINY_TOP,
-    },
-}
+# Overrides that shrink each variant to a few thousand parameters, for fast tests and smoke
+# runs: build_model(variant, n_features, **TINY_OVERRIDES[variant]). Same blocks, same outputs.
+# They are the `tiny` training profile's [model] tables, so "tiny" means one size everywhere.
+TINY_OVERRIDES: dict[str, dict[str, Any]] = load_profile("tiny").model

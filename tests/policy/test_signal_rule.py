@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from contract.errors import TradecastError
-from features.signal_rule import (
+from policy.signal_rule import (
     SignalRuleConfig,
     SignalState,
     combine_horizons,
