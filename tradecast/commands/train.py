@@ -21,7 +21,7 @@ def start_train(
     context: typer.Context,
     variant: Annotated[str, typer.Option(help="Model variant to train, or 'all'.")] = "all",
     profile: Annotated[
-        str, typer.Option(help="Profile in configs/train/ (quick, full).")
+        str, typer.Option(help="Profile in configs/train/ (quick, standard, full; tiny for tests).")
     ] = "quick",
     walk_forward: Annotated[
         bool, typer.Option("--walk-forward", help="One model per yearly fold, plus baselines.")
