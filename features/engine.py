@@ -6,7 +6,8 @@ Both modes run the same compiled program (:mod:`features.indicators`):
 - :class:`StreamingEngine` keeps every symbol's kernel memory and steps any number of symbols
   by one bar; a service restarts from :meth:`StreamingEngine.snapshot` without recomputing.
 
-So batch and streaming agree by construction; the tests check it on every sample series.
+So batch and streaming agree by construction; the tests check it on every sample series, with
+:func:`features.replay.stream_features` replaying a history through the streaming engine.
 
 Features use ``close`` (split-adjusted as vendors deliver it); ``adj_close`` is ignored. Bars
 must pass the one bar validation of :mod:`marketdata.bars` (strictly increasing times, finite
@@ -34,7 +35,6 @@ from features.context import (
     SECTOR,
     bar_times,
     batch_context_inputs,
-    context_slot,
 )
 from features.indicators import CONTEXT_SLOTS, INDICATORS, INPUTS, build_program
 from features.indicators import stream_step as step
@@ -106,7 +106,8 @@ def _values(stamps: np.ndarray, bars: np.ndarray, context: np.ndarray,
     return vals
 
 
-def _bar_values(bars: pd.DataFrame) -> np.ndarray:
+def bar_values(bars: pd.DataFrame) -> np.ndarray:
+    """A bar frame's (bars, 5) OHLCV values, checked by the one bar rule."""
     missing = [name for name in BAR_VALUES if name not in bars.columns]
     if missing:
         raise BarDataError(f"bars: missing column {', '.join(map(repr, missing))}")
@@ -122,7 +123,7 @@ def compute_features(bars: pd.DataFrame, context: Mapping[str, pd.DataFrame] | N
     ``context`` maps ``SPY``, ``QQQ``, ``VIX`` and ``SECTOR`` (any case) to bar frames of those
     series; each is joined as of the bar's known-at time (see :mod:`features.context`).
     """
-    values = _bar_values(bars)
+    values = bar_values(bars)
     stamps, known = bar_times(bars, "bars")
     rows = feature_rows(stamps, values, known, context, max_age=max_age)
     frame = pd.DataFrame(rows, columns=FEATURE_INDEX)
@@ -141,42 +142,6 @@ def feature_rows(stamps: np.ndarray, values: np.ndarray, known: np.ndarray,
     vals = _values(stamps, values, context_block, len(stamps), 1)
     state, ring = PROGRAM.new_memory(1)
     return PROGRAM.run(vals, state, ring, np.zeros(1, np.int64))[:, :, 0].T
-
-
-def stream_features(bars: pd.DataFrame, context: Mapping[str, pd.DataFrame] | None = None,
-                    *, max_age: pd.Timedelta = DEFAULT_MAX_AGE) -> pd.DataFrame:
-    """The same frame as :func:`compute_features`, built one bar at a time by the streaming engine.
-
-    Every bar and context bar is fed in the order it became known (context first at equal
-    known-at times): the order in which a live service receives them.
-    """
-    engine = StreamingEngine(max_age=max_age)
-    symbol = "SYMBOL"
-    events: list[tuple[int, int, str, int, float]] = []  # (known, bar?, name, open, close / row)
-    for name, frame in (context or {}).items():
-        slot = context_slot(name)
-        name = slot.upper()
-        if slot == SECTOR:
-            engine.add_symbol(symbol, sector=name)
-        opens, known = bar_times(frame, f"context {name}")
-        closes = frame["close"].to_numpy(dtype=np.float64)
-        events += [(int(k), 0, name, int(t), c) for k, t, c in
-                   zip(known, opens, closes, strict=True)]
-    values = _bar_values(bars)
-    stamps, known = bar_times(bars, "bars")
-    events += [(int(k), 1, "", int(t), float(i))
-               for i, (k, t) in enumerate(zip(known, stamps, strict=True))]
-    rows = np.empty((len(stamps), len(FEATURE_SPECS)))
-    for known_at, is_bar, name, stamp, value in sorted(events):
-        if is_bar:
-            i = int(value)
-            rows[i] = engine.update_many([symbol], stamps[i : i + 1], values[i : i + 1],
-                                         known_at=known[i : i + 1])[0]
-        else:
-            engine.update_context(name, stamp, value, known_at=known_at)
-    frame = pd.DataFrame(rows, columns=feature_names())
-    frame.insert(0, "timestamp", bars["timestamp"].reset_index(drop=True))
-    return frame
 
 
 class StreamingEngine:

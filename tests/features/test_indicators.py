@@ -22,9 +22,9 @@ from features.engine import (
     MAX_WARMUP,
     compute_features,
     feature_names,
-    stream_features,
 )
 from features.indicators.program import Graph
+from features.replay import stream_features
 from marketdata.csv_import import read_bars_csv
 
 SERIES = sorted(path.name for path in SAMPLE_DATA_DIR.glob("*.csv.gz"))

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from contract.errors import BarDataError
-from features.engine import StreamingEngine, compute_features, stream_features
+from features.engine import StreamingEngine, compute_features
+from features.replay import stream_features
 from marketdata.csv_import import read_bars_csv
 from marketdata.sessions import ALWAYS_OPEN, bar_ends, known_at_ns, with_known_at
 

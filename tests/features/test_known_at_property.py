@@ -9,8 +9,9 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from features.engine import compute_features, stream_features
+from features.engine import compute_features
 from features.lookahead import check_lookahead
+from features.replay import stream_features
 from marketdata.sessions import ALWAYS_OPEN, exchange_calendar, with_known_at
 
 # (timeframe, calendar) kinds: daily equities, daily crypto, hourly and minute bars

@@ -53,7 +53,8 @@ def start_compute(
     """Features of one series: a timestamp column and one column per feature."""
     from contract.errors import TradecastError
     from contract.home import resolve_home
-    from features.engine import compute_features, stream_features
+    from features.engine import compute_features
+    from features.replay import stream_features
     from marketdata.series import read_context, read_series
 
     if mode not in ("batch", "stream"):
