@@ -96,10 +96,11 @@ def stage_calls(forecaster, bodies: list[dict], variant: str) -> dict[str, Calla
     import orjson
 
     from serving.bodies import bar_series
-    from serving.forecasting import SeriesInput, engine_rows, feature_windows, series_features
+    from serving.forecasting import SeriesInput, series_features
     from serving.predictor import OnnxPredictor
     from serving.responses import forecast_body
     from serving.schemas import PredictRequest
+    from serving.windows import engine_rows, feature_windows
 
     raw = [json.dumps(body).encode() for body in bodies]
     requests = [PredictRequest.model_validate_json(body) for body in raw]

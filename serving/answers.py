@@ -22,6 +22,7 @@ from contract.errors import TradecastError
 from contract.home import resolve_home
 from serving import bodies
 from serving.bodies import bar_series, context_frames, ingest_arrays
+from serving.coalesce import Coalescer
 from serving.config import config_from_env
 from serving.dashboard.app import apply_settings, load_settings, open_portfolio
 from serving.dashboard.paths import paper_dir
@@ -71,11 +72,10 @@ def apply_saved_settings(portfolio: PaperPortfolio) -> dict:
     return settings.model_dump()
 
 
-def predict_answer(forecaster: Forecaster, request: PredictRequest) -> Response:
+async def predict_answer(coalescer: Coalescer, request: PredictRequest) -> Response:
     bars = bar_series(request.bars, timeframe=request.timeframe, calendar=request.calendar)
-    result = forecaster.forecast_bars(
-        request.symbol, bars, context_frames(request.context), request.variant, request.position,
-    )
+    item = SeriesInput(request.symbol, bars, context_frames(request.context), request.position)
+    result = await coalescer.forecast(item, request.variant)
     return json_answer(forecast_body(result, request.return_attention))
 
 

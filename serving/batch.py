@@ -27,9 +27,10 @@ from marketdata.store import BarStore
 from marketdata.universe import load_universe
 from policy.signal_rule import combine_horizons, positions_from_predictions
 from serving.config import ServingConfig
-from serving.forecasting import Forecaster, engine_rows, pick_columns
+from serving.forecasting import Forecaster
 from serving.predictor import Prediction
 from serving.registry import ModelRegistry
+from serving.windows import engine_rows, pick_columns
 
 CHUNK_WINDOWS = 4096  # windows gathered across symbols before one predict_many call
 

@@ -10,7 +10,6 @@ results are domain objects (`ForecastResult`); `serving.responses` writes them a
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -18,18 +17,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from numpy.lib.stride_tricks import sliding_window_view
-
-from contract.errors import ArtifactError
 
 # COMBINED asks for every loaded variant, mixed by serving/ensemble.py (never the ensemble variant)
 from contract.model import COMBINED, HORIZONS
 from features.engine import (
-    FEATURE_SPECS,
     MAX_WARMUP,
     StreamingEngine,
     compute_features,
-    feature_names,
     feature_rows,
 )
 from features.windows import WINDOW
@@ -38,14 +32,12 @@ from serving.artifacts import ModelArtifact
 from serving.config import ServingConfig
 from serving.ensemble import combine, validation_weights
 from serving.errors import InputError
-from serving.predictor import OnnxPredictor, Prediction
+from serving.predictor import OnnxPredictor, Prediction, require_finite
 from serving.registry import ModelRegistry
+from serving.windows import MIN_BARS, engine_rows, feature_windows
 
-MIN_BARS = WINDOW + MAX_WARMUP  # bars a prediction from raw bars needs
 BATCH = 256  # windows per onnxruntime call in batch work
 LANE_WINDOWS = 4  # fewest windows worth a run of their own on another core
-ENGINE_COLUMNS = feature_names()  # the streaming engine's row layout
-ENGINE_INDEX = pd.Index(ENGINE_COLUMNS)
 PREDICTION_FIELDS = ("probabilities", "returns", "volatility", "attention")
 
 
@@ -157,19 +149,44 @@ class Forecaster:
         (windows, P) or (1, P) is the `full` variant's position input (None: flat);
         ``fields[i]`` names series i in errors (default "bars").
         """
+        models, windows = self.model_windows(rows, variant, ends, fields)
+        return self.run_windows(models, variant, windows, positions)
+
+    def model_windows(
+        self,
+        rows: Sequence[np.ndarray | pd.DataFrame],
+        variant: str,
+        ends: Sequence[np.ndarray] | None = None,
+        fields: Sequence[str] | None = None,
+    ) -> tuple[Mapping[str, ModelArtifact], dict[str, np.ndarray]]:
+        """The current models and, for each variant answering ``variant``, the checked windows
+        of its own columns (`predict_many`'s first half: every input error is raised here)."""
         series = [engine_rows(r) for r in rows]
         ends = ends if ends is not None else [np.array([len(r) - 1]) for r in series]
         fields = fields or ["bars"] * len(series)
         models = self.registry.current()  # one consistent set for the whole call
-        chosen = self.variants(variant, models)
-        predictions = {}
-        for name in chosen:
-            artifact = models[name]
-            windows = np.concatenate([
-                feature_windows(r, artifact.feature_names, e, field)
+        windows = {
+            name: np.concatenate([
+                feature_windows(r, models[name].feature_names, e, field)
                 for r, e, field in zip(series, ends, fields, strict=True)
             ])
-            predictions[name] = self.run_batched(OnnxPredictor(artifact), windows, positions)
+            for name in self.variants(variant, models)
+        }
+        return models, windows
+
+    def run_windows(
+        self,
+        models: Mapping[str, ModelArtifact],
+        variant: str,
+        windows: Mapping[str, np.ndarray],
+        positions: np.ndarray | None = None,
+    ) -> tuple[Prediction, dict[str, str], tuple[int, ...]]:
+        """`predict_many`'s second half: every variant's windows through its model, mixed for
+        "combined"."""
+        chosen = list(windows)
+        predictions = {name: self.run_batched(OnnxPredictor(models[name]), windows[name],
+                                              positions)
+                       for name in chosen}
         versions = {name: models[name].version for name in chosen}
         horizons = tuple(models[chosen[0]].metadata.get("horizons", HORIZONS))
         if variant != COMBINED:
@@ -234,6 +251,13 @@ class Forecaster:
     ) -> list[ForecastResult]:
         """`forecast_bars` for many symbols: features per symbol, then one batched model run
         (`predict_many`); ``fields[i]`` names input i in errors (default "bars")."""
+        return self.answer(self.prepare(inputs, variant, fields))
+
+    def prepare(
+        self, inputs: Sequence[SeriesInput], variant: str = "hybrid", fields: Sequence[str] = ()
+    ) -> PreparedForecasts:
+        """`forecast_many`'s first half, where every input error is raised: features and
+        checked windows, ready for one model run (`answer`), alone or merged with others."""
         fields = list(fields) or ["bars"] * len(inputs)
         frames = []
         for item, where in zip(inputs, fields, strict=True):
@@ -243,16 +267,28 @@ class Forecaster:
                     f"{MIN_BARS} (window {WINDOW} + feature warm-up {MAX_WARMUP})"
                 )
             frames.append(series_features(item))
-        prediction, versions, horizons = self.predict_many(
-            frames, variant, positions=positions_array(inputs), fields=fields
+        models, windows = self.model_windows(frames, variant, fields=fields)
+        for batch in windows.values():  # here, not in the model run: one request's bad window
+            require_finite(batch, "features")  # must not fail the others merged with it
+        positions = positions_array(inputs)
+        width = max(models[name].position_dim for name in windows)
+        if positions is not None and width and positions.shape[1] != width:
+            raise InputError("position", f"{positions.shape[1]} values, the model takes {width}")
+        return PreparedForecasts(tuple(inputs), variant, models, windows, positions)
+
+    def answer(self, prepared: PreparedForecasts) -> list[ForecastResult]:
+        """`forecast_many`'s second half: one model run over the prepared windows, then each
+        input's forecast and its signal from flat."""
+        prediction, versions, horizons = self.run_windows(
+            prepared.models, prepared.variant, prepared.windows, prepared.positions
         )
         return [
             ForecastResult(
-                symbol=item.symbol, timestamp=item.last_time, variant=variant,
+                symbol=item.symbol, timestamp=item.last_time, variant=prepared.variant,
                 versions=versions, horizons=horizons, prediction=prediction.row(index),
                 signal=self.signal(prediction.row(index), horizons, SignalState()),
             )
-            for index, item in enumerate(inputs)
+            for index, item in enumerate(prepared.inputs)
         ]
 
 
@@ -267,6 +303,18 @@ class SeriesInput:
     def last_time(self) -> pd.Timestamp:
         bars = self.bars
         return bars.last_time if isinstance(bars, BarSeries) else bars["timestamp"].iloc[-1]
+
+
+@dataclass(frozen=True)
+class PreparedForecasts:
+    """Inputs checked and turned into model windows (`Forecaster.prepare`), waiting for their
+    model run (`Forecaster.answer`); `serving.coalesce` merges those of concurrent requests."""
+
+    inputs: tuple[SeriesInput, ...]  # what was asked, one window each
+    variant: str  # the variant asked for (or "combined")
+    models: Mapping[str, ModelArtifact]  # the model set the windows were cut for
+    windows: Mapping[str, np.ndarray]  # answering variant -> (len(inputs), WINDOW, F) float32
+    positions: np.ndarray | None  # (len(inputs), P) position inputs; None: all flat
 
 
 def series_features(item: SeriesInput) -> np.ndarray:
@@ -295,55 +343,6 @@ def batch_slice(positions: np.ndarray | None, start: int, size: int) -> np.ndarr
     if positions is None or len(positions) == 1:
         return positions
     return positions[start : start + size]
-
-
-def engine_rows(rows: np.ndarray | pd.DataFrame) -> np.ndarray:
-    """Feature rows as one float64 array in the engine's column order."""
-    if not isinstance(rows, pd.DataFrame):
-        return rows
-    if rows.columns[1:].equals(ENGINE_INDEX):  # compute_features' layout: a slice, no lookups
-        return rows.iloc[:, 1:].to_numpy(dtype=np.float64)
-    return rows[ENGINE_COLUMNS].to_numpy(dtype=np.float64)
-
-
-@functools.cache
-def column_picker(names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Where a model's ``names`` sit among the engine's columns, and their fill values (NaN:
-    none). `model_matrix`'s rule on plain arrays: it costs one pandas lookup per column, which
-    is most of a live request's time; a test checks that both agree."""
-    unknown = [name for name in names if name not in ENGINE_COLUMNS]
-    if unknown:
-        raise ArtifactError(f"model features the engine does not compute: {', '.join(unknown)}")
-    index = np.array([ENGINE_COLUMNS.index(name) for name in names])
-    fills = [FEATURE_SPECS[name].fill_missing for name in names]
-    return index, np.array([np.nan if f is None else f for f in fills], dtype=np.float32)
-
-
-def pick_columns(rows: np.ndarray, names: Sequence[str]) -> np.ndarray:
-    """(T, F) float32: the model's columns of engine rows, context NaN replaced by its fill."""
-    index, fills = column_picker(tuple(names))
-    matrix = rows[:, index].astype(np.float32)
-    return np.where(np.isnan(matrix) & ~np.isnan(fills), fills, matrix)
-
-
-def feature_windows(
-    rows: np.ndarray, names: Sequence[str], ends: np.ndarray, field: str = "bars"
-) -> np.ndarray:
-    """(len(ends), WINDOW, F) float32 windows of the model's columns, refusing warm-up NaN."""
-    if len(rows) < WINDOW or ends.min() < WINDOW - 1:
-        raise InputError(field, f"a window needs {WINDOW} rows; send at least {MIN_BARS} bars")
-    first = int(ends.min()) - WINDOW + 1  # only the rows some window uses are picked
-    matrix = pick_columns(rows[first : int(ends.max()) + 1], names)
-    starts = ends - WINDOW + 1 - first
-    windows = sliding_window_view(matrix, WINDOW, axis=0)[starts].transpose(0, 2, 1)
-    warm = np.isnan(windows).any(axis=(0, 1))
-    if warm.any():
-        cold = [name for name, bad in zip(names, warm, strict=True) if bad]
-        raise InputError(
-            field, f"not enough history: features {cold[:3]} are still warming up in the "
-            f"last {WINDOW} bars; send at least {MIN_BARS} bars"
-        )
-    return windows
 
 
 def concatenate(parts: Sequence[Prediction]) -> Prediction:

@@ -12,15 +12,12 @@ Two services, in BentoML's idiom:
 The home folder comes from TRADECAST_HOME (`tradecast serve --home` sets it). The endpoints only
 declare the HTTP surface; `serving.answers` does the work.
 
-`predict` runs on the event loop: handing it to BentoML's worker thread cost more than the
-request's own work outside the model. Measured side by side on the loaded 2-core machine, one
-request at a time, the same server: HTTP p50 minus the in-process pipeline was 8.4 ms through
-the thread and 5.0 ms on the loop (a lean Starlette route mounted with `@bentoml.asgi_app`: 8.5
-and 4.1 ms, so BentoML's own API layer costs about 1 ms there, which buys the OpenAPI page and
-its schema tests); the closed-loop comparison is in the README. `predict_many` (a batch: tens of
-milliseconds) and `reload` (seconds) stay plain functions, run off the loop so that one long
-request does not stall the worker's other connections. The live-state calls only wait on the
-other service, so they are `async`.
+`predict` checks its request on the event loop and hands the model run to `serving.coalesce`:
+requests that wait at the same moment share one batched run, in a thread per variant, so a long
+`full` run never holds up a `hybrid` request. `predict_many` (a batch: tens of milliseconds)
+and `reload` (seconds) stay plain functions, run off the loop so that one long request does not
+stall the worker's other connections. The live-state calls only wait on the other service, so
+they are `async`.
 """
 
 from __future__ import annotations
@@ -32,6 +29,7 @@ import os
 import bentoml
 
 from serving import answers
+from serving.coalesce import Coalescer
 from serving.config import serving_workers
 from serving.dashboard.app import app as dashboard_app
 from serving.http import RequestGuard, answers_errors
@@ -112,6 +110,7 @@ class TradecastService:
 
     def __init__(self) -> None:
         self.forecaster = answers.open_forecaster()
+        self.coalescer = Coalescer(self.forecaster)  # predicts that wait together run together
         self.live_lock = asyncio.Lock()
         freeze_startup_objects()
 
@@ -126,7 +125,7 @@ class TradecastService:
     @answers_errors
     async def predict(self, request: PredictRequest, /) -> Forecast:
         """Forecast and signal (from flat) from a window of bars."""
-        return answers.predict_answer(self.forecaster, request)
+        return await answers.predict_answer(self.coalescer, request)
 
     @bentoml.api
     @answers_errors

@@ -14,9 +14,10 @@ from policy.signal_rule import SignalState, combine_horizons, step
 from serving.config import ServingConfig
 from serving.ensemble import combine, validation_weights
 from serving.errors import InputError, UnknownVariantError
-from serving.forecasting import MIN_BARS, Forecaster, engine_rows, pick_columns
+from serving.forecasting import MIN_BARS, Forecaster
 from serving.predictor import OnnxPredictor
 from serving.registry import ModelRegistry
+from serving.windows import engine_rows, pick_columns
 
 
 @pytest.fixture(scope="module")

@@ -59,6 +59,36 @@ def test_predict_equals_the_offline_pipeline(client, forecaster, body, aapl, var
     np.testing.assert_allclose(np.sum(probabilities, axis=1), 1.0, rtol=1e-5)
 
 
+def test_concurrent_predicts_each_get_their_own_answer(server: Server, forecaster, aapl) -> None:
+    """Many clients at once: the worker merges their windows into shared model runs
+    (`serving.coalesce`); every answer must still be its own request's."""
+    starts = range(0, 16 * 9, 9)
+    answers: dict[int, dict] = {}
+
+    def client_for(start: int) -> None:
+        bars = aapl.iloc[start : start + MIN_BARS]
+        body = {"symbol": f"S{start}", "bars": [bar_json(bar) for bar in bars.itertuples()]}
+        with httpx.Client(base_url=server.url, timeout=60) as http:
+            for _ in range(3):
+                response = http.post("/predict", json=body)
+                assert response.status_code == 200, response.text
+                answers[start] = response.json()
+
+    threads = [threading.Thread(target=client_for, args=(start,)) for start in starts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(answers) == list(starts)
+    for start, answer in answers.items():
+        offline = forecaster.forecast_bars(f"S{start}", aapl.iloc[start : start + MIN_BARS])
+        assert answer["symbol"] == f"S{start}"
+        assert_same_forecast(answer, forecast_body(offline))
+    metrics = httpx.get(server.url + "/metrics").text
+    runs = re.search(r'tradecast_predict_batch_requests_count\{variant="hybrid"\} (\S+)', metrics)
+    assert runs is not None and float(runs.group(1)) >= 1, metrics[-2000:]
+
+
 def test_attention_only_when_asked(client, body) -> None:
     assert client.post("/predict", json=body).json()["attention"] is None
 
