@@ -22,6 +22,7 @@ The live-state hop (API worker -> LiveState service) is estimated as the ingest 
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import tempfile
@@ -86,6 +87,32 @@ def scratch_environment(**values: str):
                 os.environ[key] = value
 
 
+class LeanClient:
+    """One kept-alive HTTP/1.1 connection (the standard library's ``http.client``) posting JSON
+    encoded once, before the timing: the client's own cost per request stays small, so the
+    timings are the server's. httpx with ``json=`` costs 2-3 ms more per predict here (the
+    body encoded on every call, and httpx's own machinery); the run times it too
+    (``predict_httpx``), to show what a heavier client adds."""
+
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        from urllib.parse import urlparse
+
+        parts = urlparse(url)
+        self.connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
+        self.headers = {"content-type": "application/json", **headers}
+
+    def post(self, path: str, body: bytes) -> bytes:
+        self.connection.request("POST", path, body=body, headers=self.headers)
+        response = self.connection.getresponse()
+        data = response.read()
+        if response.status >= 400:
+            raise RuntimeError(f"POST {path}: {response.status} {data[:300]!r}")
+        return data
+
+    def close(self) -> None:
+        self.connection.close()
+
+
 def api_key_header() -> dict[str, str]:
     key = os.environ.get("TRADECAST_API_KEY")
     return {"x-api-key": key} if key else {}
@@ -124,18 +151,18 @@ def stage_calls(forecaster, bodies: list[dict], variant: str) -> dict[str, Calla
     }
 
 
-def bulk_times(client, bodies: list[dict], variants: Sequence[str], batches: Sequence[int],
-               runs: Sequence[int]) -> list[dict]:
+def bulk_times(client: LeanClient, bodies: list[dict], variants: Sequence[str],
+               batches: Sequence[int], runs: Sequence[int]) -> list[dict]:
     """predict_many per variant and batch size: p50 per request and per window."""
     rows = []
     for variant in variants:
         for batch, count in zip(batches, runs, strict=True):
             entries = [{"symbol": f"{SYMBOL}.{j}", "bars": bodies[j % len(bodies)]["bars"]}
                        for j in range(batch)]
-            body = {"requests": entries, "variant": variant}
+            body = json.dumps({"requests": entries, "variant": variant}).encode()
 
-            def call(_: int, body: dict = body) -> None:
-                client.post("/predict_many", json=body).raise_for_status()
+            def call(_: int, body: bytes = body) -> None:
+                client.post("/predict_many", body)
 
             stats = percentiles(timed(call, count, warmup=1))
             rows.append({"variant": variant, "batch": batch, **stats,
@@ -147,15 +174,16 @@ def bulk_times(client, bodies: list[dict], variants: Sequence[str], batches: Seq
     return rows
 
 
-def ingest_many_times(client, stream: list[dict], batch: int, n: int) -> dict:
+def ingest_many_times(client: LeanClient, stream: list[dict], batch: int, n: int) -> dict:
     """ingest_many with one bar for each of ``batch`` symbols: warm them up, then time ticks."""
     from serving.forecasting import MIN_BARS
 
     names = [f"TICK{batch}.{j}" for j in range(batch)]
+    ticks = [json.dumps({"bars": {name: bar for name in names}}).encode()
+             for bar in stream[: MIN_BARS + n]]
 
     def tick(i: int) -> None:
-        bars = {name: stream[i] for name in names}
-        client.post("/ingest_many", json={"bars": bars}).raise_for_status()
+        client.post("/ingest_many", ticks[i])
 
     for i in range(MIN_BARS):
         tick(i)
@@ -200,26 +228,29 @@ def run(
         tempfile.TemporaryDirectory() as state_dir,
         scratch_environment(TRADECAST_STATE_DIR=state_dir, TRADECAST_LIVE_VARIANT=variant),
         local_server(resolved.root) as server,
-        httpx.Client(base_url=server.url, timeout=120, headers=api_key_header()) as client,
+        httpx.Client(base_url=server.url, timeout=120, headers=api_key_header()) as heavy,
     ):
-        def post(path: str, body: dict) -> None:
-            client.post(path, json=body).raise_for_status()
-
+        client = LeanClient(server.url, api_key_header())
+        encoded = [json.dumps(body).encode() for body in bodies]
+        ingests = [json.dumps({"symbol": SYMBOL, "bar": bar}).encode() for bar in stream]
         book = LiveBook(Path(state_dir) / "in-process", forecaster)
-        for bar in stream[:MIN_BARS]:  # warm both live states up (untimed)
+        for i, bar in enumerate(stream[:MIN_BARS]):  # warm both live states up (untimed)
             book.ingest(SYMBOL, bar)
-            post("/ingest", {"symbol": SYMBOL, "bar": bar})
-        calls["predict"] = lambda i: post("/predict", bodies[i % n_windows])
+            client.post("/ingest", ingests[i])
+        calls["predict"] = lambda i: client.post("/predict", encoded[i % n_windows])
+        calls["predict_httpx"] = lambda i: heavy.post(
+            "/predict", json=bodies[i % n_windows]).raise_for_status()
         calls["ingest_in_process"] = lambda i: book.ingest(SYMBOL, stream[MIN_BARS + i])
-        calls["ingest"] = lambda i: post("/ingest", {"symbol": SYMBOL,
-                                                     "bar": stream[MIN_BARS + i]})
+        calls["ingest"] = lambda i: client.post("/ingest", ingests[MIN_BARS + i])
         results: dict = {"variant": variant, "stages": interleaved(calls, n_ingest)}
-        for name in ("onnxruntime", "pipeline", "predict", "ingest_in_process", "ingest"):
+        for name in ("onnxruntime", "pipeline", "predict", "predict_httpx", "ingest_in_process",
+                     "ingest"):
             results[name] = results["stages"].pop(name)
         book.close()
         results["bulk_predict"] = bulk_times(client, bodies, variants, bulk_batches, bulk_runs)
         results["bulk_ingest"] = [ingest_many_times(client, stream, batch, count)
                                   for batch, count in zip(bulk_batches, bulk_runs, strict=True)]
+        client.close()
     return summarise(results, out)
 
 

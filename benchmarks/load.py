@@ -7,8 +7,9 @@ into one dict: requests per second, p50 / p95 / p99 and failures per request nam
 endpoint and variant: ``predict [hybrid]``) and per endpoint (folded from the request log).
 
 Two scenarios: ``mixed`` (analysts, feeds, dashboards) and ``predict`` (a closed loop of
-predicts for one variant). ``bare_model`` measures, in this process and run, the model's own
-batch-1 latency and the capacity it allows (cores / bare p50), which throughput is compared with.
+predicts for one variant). ``bare_models`` measures, in this process and run, each variant's
+own batch-1 latency and the capacity it allows (cores / bare p50), which the load is compared
+with; ``steady`` leaves the ramp-up out (every user connecting and sending its first request).
 
 While locust runs, a thread samples the server's resident memory (the BentoML process tree,
 psutil), so a long run shows whether memory grows. The locustfile also logs every request's
@@ -36,6 +37,7 @@ from benchmarks.locust_stats import (
     p99_drift,
     read_locust_failures,
     read_locust_stats,
+    steady_stats,
 )
 
 if TYPE_CHECKING:
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
 STREAM_SYMBOLS = ("AAPL", "GOOG", "INTC", "SPY")  # sample symbols whose real bars users send
+RAMP_MARGIN_S = 2.0  # seconds after the last user started that still count as ramp-up
 SCENARIOS = {"mixed": ("Analyst", "Feed", "Dashboard"), "predict": ("Predictor",)}  # user classes
 
 
@@ -200,15 +203,16 @@ def _run_against(server: LocalServer, home, out: Path, config: LoadConfig) -> di
         "memory": memory.summary(),
         "csv": sorted(p.name for p in out.glob(f"{config.prefix}_*.csv")),
     }
+    # after every user has connected: users / spawn rate, plus a margin for the first requests
+    summary["steady"] = steady_stats(request_log, config.users / config.spawn_rate + RAMP_MARGIN_S)
     if config.soak:
         summary["drift"] = p99_drift(request_log, config.drift_window_s)
     return summary
 
 
-def bare_model(home: str | os.PathLike[str] | None, variant: str = "hybrid", runs: int = 200
-               ) -> dict:
-    """The variant's batch-1 onnxruntime latency on real windows, in this process, and the
-    capacity it allows: cores / bare p50 requests per second."""
+def bare_models(home: str | os.PathLike[str] | None, runs: int = 200) -> dict[str, dict]:
+    """Each exported variant's batch-1 latency in this process, on real windows, and the
+    capacity it allows (cores / bare p50, requests per second): what load is compared with."""
     import numpy as np
 
     from contract.home import resolve_home
@@ -220,16 +224,19 @@ def bare_model(home: str | os.PathLike[str] | None, variant: str = "hybrid", run
     forecaster = Forecaster(ModelRegistry(resolve_home(home).exported_dir), ServingConfig())
     bars = read_sample_bars(home)["AAPL"]
     frame = compute_features(bars.iloc[-bars_per_prediction():])
-    forecaster.predict_frame(frame, variant)  # first run: allocations
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        forecaster.predict_frame(frame, variant)
-        samples.append(time.perf_counter() - started)
-    p50, p99 = (float(np.percentile(samples, q)) * 1e3 for q in (50, 99))
     cores = os.cpu_count() or 1
-    return {"variant": variant, "p50_ms": round(p50, 3), "p99_ms": round(p99, 3), "cores": cores,
-            "capacity_rps": round(cores * 1e3 / p50, 1)}
+    bare = {}
+    for variant in forecaster.registry.models:
+        forecaster.predict_frame(frame, variant)  # first run: allocations
+        samples = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            forecaster.predict_frame(frame, variant)
+            samples.append(time.perf_counter() - started)
+        p50, p99 = (float(np.percentile(samples, q)) * 1e3 for q in (50, 99))
+        bare[variant] = {"variant": variant, "p50_ms": round(p50, 3), "p99_ms": round(p99, 3),
+                         "cores": cores, "capacity_rps": round(cores * 1e3 / p50, 1)}
+    return bare
 
 
 class MemorySampler:

@@ -31,29 +31,51 @@ def endpoint_name(name: str) -> str:
     return name.split(" [")[0]
 
 
+def read_request_log(request_log: Path) -> list[tuple[float, str, float, bool]]:
+    """The locustfile's per-request log: (unix time, request name, ms, failed)."""
+    with open(request_log, newline="") as handle:
+        return [(float(row["time"]), row["name"], float(row["ms"]), row["failed"] == "True")
+                for row in csv.DictReader(handle)]
+
+
+def latency_stats(rows: list[tuple[float, float, bool]], span_s: float) -> dict:
+    """Requests, failures, RPS, p50/p95/p99 and max of (time, ms, failed) rows."""
+    ms = np.array([m for _, m, _ in rows])
+    return {
+        "requests": len(rows), "failures": sum(f for _, _, f in rows),
+        "rps": round(len(rows) / span_s, 2) if span_s else None,
+        **{f"p{q}_ms": round(float(np.percentile(ms, q)), 1) for q in (50, 95, 99)},
+        "max_ms": round(float(ms.max()), 1),
+    }
+
+
+def grouped_stats(log: list[tuple[float, str, float, bool]], key) -> dict[str, dict]:
+    """`latency_stats` of the log's requests grouped by ``key(name)``, plus ``all``."""
+    groups: dict[str, list[tuple[float, float, bool]]] = {}
+    for t, name, ms, failed in log:
+        groups.setdefault(key(name), []).append((t, ms, failed))
+        groups.setdefault("all", []).append((t, ms, failed))
+    span = max((t for t, *_ in log), default=0) - min((t for t, *_ in log), default=0)
+    return {name: latency_stats(rows, span) for name, rows in groups.items()}
+
+
 def endpoint_stats(request_log: Path, names: dict[str, dict]) -> dict[str, dict]:
     """Per endpoint (variants folded together) from the per-request log, plus locust's
     ``Aggregated`` row."""
-
-    groups: dict[str, list[tuple[float, float, bool]]] = {}
-    with open(request_log, newline="") as handle:
-        for row in csv.DictReader(handle):
-            groups.setdefault(endpoint_name(row["name"]), []).append(
-                (float(row["time"]), float(row["ms"]), row["failed"] == "True"))
-    span = max((t for rows in groups.values() for t, _, _ in rows), default=0) - min(
-        (t for rows in groups.values() for t, _, _ in rows), default=0)
-    endpoints = {}
-    for name, rows in groups.items():
-        ms = np.array([m for _, m, _ in rows])
-        endpoints[name] = {
-            "requests": len(rows), "failures": sum(f for _, _, f in rows),
-            "rps": round(len(rows) / span, 2) if span else None,
-            **{f"p{q}_ms": round(float(np.percentile(ms, q)), 1) for q in (50, 95, 99)},
-            "max_ms": round(float(ms.max()), 1),
-        }
+    endpoints = grouped_stats(read_request_log(request_log), endpoint_name)
+    endpoints.pop("all")
     if "Aggregated" in names:
         endpoints["Aggregated"] = names["Aggregated"]
     return endpoints
+
+
+def steady_stats(request_log: Path, ramp_s: float) -> dict[str, dict]:
+    """Per request name (``predict [hybrid]``...) and ``all``, leaving out the ramp-up: the
+    requests of the first ``ramp_s`` seconds, when every user opens its connection and sends
+    its first request at once. What a service answers once its users are connected."""
+    log = read_request_log(request_log)
+    start = min((t for t, *_ in log), default=0)
+    return grouped_stats([row for row in log if row[0] >= start + ramp_s], lambda name: name)
 
 
 def _percentile_cell(cell: str) -> float | None:

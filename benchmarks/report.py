@@ -150,6 +150,7 @@ def _load_targets(results: dict) -> list[TargetRow]:
                    and load["config"]["users"] == 1), None)
     for name, load in loads.items():
         total = load["endpoints"].get("Aggregated", {})
+        steady = load.get("steady", {})
         rows.append(TargetRow(f"locust {name}: failed requests (of {total.get('requests', 0)})",
                               total.get("failures"), 0, "", "issue 9"))
         bare = load.get("bare") or {}
@@ -161,10 +162,19 @@ def _load_targets(results: dict) -> list[TargetRow]:
                 ratio = round(total["p99_ms"] / single["endpoints"]["Aggregated"]["p99_ms"], 2)
                 rows.append(TargetRow(f"locust {name}: p99 / 1-user p99", ratio, 3.0, "x",
                                       "issue 17"))
+            if single and steady and single.get("steady"):
+                ratio = round(steady["all"]["p99_ms"] / single["steady"]["all"]["p99_ms"], 2)
+                rows.append(TargetRow(f"locust {name}, after ramp-up: p99 / 1-user p99", ratio,
+                                      3.0, "x", "issue 17"))
         elif not is_closed_loop(load) and bare and total.get("p99_ms"):
             rows.append(TargetRow(f"locust {name}: p99 / bare hybrid p99",
                                   round(total["p99_ms"] / bare["p99_ms"], 2), 3.0, "x",
                                   "issue 17"))
+            worst = worst_variant_ratio(steady, load.get("bare_by_variant") or {})
+            if worst:
+                rows.append(TargetRow(f"locust {name}, after ramp-up: worst predict p99 / that "
+                                      f"variant's bare p99 ({worst[0]})", worst[1], 3.0, "x",
+                                      "issue 17"))
         drift = load.get("drift")
         if drift:
             rows.append(TargetRow(f"locust {name}: p99 drift, first to last window",
@@ -172,6 +182,18 @@ def _load_targets(results: dict) -> list[TargetRow]:
             rows.append(TargetRow(f"locust {name}: memory growth", load["memory"]["growth_pct"],
                                   5.0, "%", "issue 17"))
     return rows
+
+
+def worst_variant_ratio(steady: dict[str, dict], bare: dict[str, dict]
+                        ) -> tuple[str, float] | None:
+    """The predict request name whose p99 is the largest multiple of its own variant's bare
+    p99 (``predict [full]`` against bare `full`), and that multiple."""
+    ratios = {}
+    for name, stats in steady.items():
+        variant = name.rsplit("[", 1)[-1].rstrip("]") if name.startswith("predict") else None
+        if variant in bare and stats.get("p99_ms"):
+            ratios[name] = round(stats["p99_ms"] / bare[variant]["p99_ms"], 2)
+    return max(ratios.items(), key=lambda item: item[1]) if ratios else None
 
 
 def is_closed_loop(load: dict) -> bool:
@@ -286,7 +308,8 @@ def _section_notes(results: dict, title: str) -> list[str]:
     if title == "HTTP path" and "overhead_ms" in results.get("http", {}):
         http = results["http"]
         notes = [f"Framework overhead: {http['overhead_ms']:.2f} ms (predict over HTTP minus "
-                 "the same features + model + signal rule in process, p50); HTTP minus every "
+                 "the same features + model + signal rule in process, p50, from a client that "
+                 "sends bodies encoded in advance on one kept-alive connection); HTTP minus every "
                  f"stage in process (BentoML, uvicorn, loopback): {http['server_ms']:.2f} ms; "
                  f"the live-state hop (ingest overhead minus predict overhead): "
                  f"{http['hop_ms']:.2f} ms.", ""]
@@ -313,6 +336,8 @@ def _section_notes(results: dict, title: str) -> list[str]:
                 notes.append(f"- {name}: bare {bare['variant']} p50 {bare['p50_ms']} ms, "
                              f"p99 {bare['p99_ms']} ms; capacity {bare['capacity_rps']} RPS "
                              f"({bare['cores']} cores / bare p50).")
+            if load.get("steady"):
+                notes.append(f"- {name}, after ramp-up: {steady_note(load)}.")
             if load.get("drift"):
                 drift = load["drift"]
                 notes.append(f"- {name}: p99 first {drift['window_s']} s "
@@ -323,6 +348,21 @@ def _section_notes(results: dict, title: str) -> list[str]:
                              f"{failure['name']}: {failure['error']}")
         return [*notes, ""] if notes else []
     return []
+
+
+def steady_note(load: dict) -> str:
+    """Predict p99s after the ramp-up, each beside its variant's bare p99."""
+    bare = load.get("bare_by_variant") or {}
+    cells = []
+    for name, stats in sorted(load["steady"].items()):
+        if name != "all" and not name.startswith("predict"):
+            continue
+        variant = name.rsplit("[", 1)[-1].rstrip("]")
+        cell = f"{name} p99 {stats['p99_ms']} ms"
+        if variant in bare:
+            cell += f" ({stats['p99_ms'] / bare[variant]['p99_ms']:.1f}x its bare p99)"
+        cells.append(cell)
+    return "; ".join(cells)
 
 
 def print_tables(results: dict, titles: tuple[str, ...] = tuple(SECTIONS)) -> None:

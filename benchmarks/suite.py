@@ -122,7 +122,9 @@ def _run_http(home: Path, out: Path, config: SuiteConfig, server: LocalServer | 
     return {"variant": config.http_variant, **http_rows(raw), "raw": raw}
 
 
-HTTP_PATHS = {"predict": "predict", "ingest": "ingest", "pipeline": "in-process pipeline",
+HTTP_PATHS = {"predict": "predict",
+              "predict_httpx": "predict (httpx client, body encoded per call)",
+              "ingest": "ingest", "pipeline": "in-process pipeline",
               "ingest_in_process": "in-process ingest (fsync)",
               "onnxruntime": "bare onnxruntime"}  # benchmarks.http key: the report's name
 HTTP_SUMMARY = ("overhead_ms", "server_ms", "hop_ms", "bulk_ratio")  # figures the report reads
@@ -156,7 +158,7 @@ def _run_features(home: Path, out: Path, config: SuiteConfig, server: LocalServe
 def _run_load(home: Path, out: Path, config: SuiteConfig, server: LocalServer | None) -> dict:
     from benchmarks import load
 
-    bare = load.bare_model(home, "hybrid")  # capacity, measured in this run
+    bare = load.bare_models(home)  # every variant's bare latency and capacity, in this run
     runs = [load.LoadConfig(users=users, duration_s=config.load_duration_s)
             for users in config.load_users]
     runs += [load.LoadConfig(users=users, duration_s=config.closed_loop_duration_s,
@@ -164,7 +166,8 @@ def _run_load(home: Path, out: Path, config: SuiteConfig, server: LocalServer | 
     results = {}
     for run in runs:
         name = f"{'predict-only ' if run.scenario == 'predict' else ''}{run.users} users"
-        results[name] = {**load.run(home, out, run, server=server), "bare": bare}
+        results[name] = {**load.run(home, out, run, server=server), "bare": bare[run.variant],
+                         "bare_by_variant": bare}
     return results
 
 

@@ -97,8 +97,10 @@ def test_every_attention_check_ran_and_passed_for_every_variant(quick_run, bench
     assert failed == []
 
 
-def test_load_run_reached_every_endpoint_without_failures(quick_run):
+def test_load_run_reached_every_endpoint_without_failures(quick_run, bench_home):
     out, results = quick_run
+    manifest_variants = json.loads((bench_home.exported_dir / "manifest.json").read_text())[
+        "variants"]
     loads = results["load"]
     (mixed,) = [load for load in loads.values() if load["config"]["scenario"] == "mixed"]
     endpoints = mixed["endpoints"]
@@ -115,6 +117,13 @@ def test_load_run_reached_every_endpoint_without_failures(quick_run):
         roles = [p["role"] for p in load["memory"]["processes"]]
         assert roles.count("live-state worker") == 1 and roles.count("API worker") >= 1
         assert load["bare"]["capacity_rps"] > 0
+        assert set(load["bare_by_variant"]) == set(manifest_variants)
+        # the ramp-up left out: fewer requests than in all, and the same request names
+        steady, everything = load["steady"]["all"]["requests"], load["names"]["Aggregated"]
+        assert 0 < steady < everything["requests"]
+        assert set(load["steady"]) - {"all"} <= set(load["names"])
+    text = (out / "report.md").read_text()
+    assert "after ramp-up: worst predict p99 / that variant's bare p99" in text
 
 
 def test_bulk_endpoints_were_timed_for_every_variant(quick_run, bench_home):
@@ -128,6 +137,10 @@ def test_bulk_endpoints_were_timed_for_every_variant(quick_run, bench_home):
     stages = {r["path"] for r in http["rows"] if r["path"].startswith("stage: ")}
     assert stages == {f"stage: {s}" for s in ("parse", "validate", "features", "model",
                                               "response")}
+    # the lean client's predict and the heavier httpx one, timed side by side
+    paths = {r["path"]: r for r in http["rows"]}
+    assert paths["predict"]["p50_ms"] > 0
+    assert paths["predict (httpx client, body encoded per call)"]["p50_ms"] > 0
 
 
 def test_attention_checks_catch_bad_weights():

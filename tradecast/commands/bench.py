@@ -80,8 +80,8 @@ def start_load(
         users=users or defaults.users, duration_s=duration or defaults.duration_s, soak=soak,
         scenario=scenario, variant=variant,
     )
-    bare = load.bare_model(home, variant)
-    summary = {**load.run(home, out, config), "bare": bare}
+    bare = load.bare_models(home)
+    summary = {**load.run(home, out, config), "bare": bare[variant], "bare_by_variant": bare}
     meta = suite.meta(home, quick=False, config=config, duration_s=summary["wall_s"])
     suite.write_outputs({"load": {config.prefix: summary}, "meta": meta}, out)
     typer.echo(f"report: {out / 'report.md'}")
