@@ -1,4 +1,5 @@
-"""`tradecast train`: train model variants, report a run's fold table, fine-tune a run."""
+"""`tradecast train`: train model variants, report a run's fold table, compare two runs,
+fine-tune a run."""
 
 from __future__ import annotations
 
@@ -93,6 +94,24 @@ def start_report(
     if summary["mode"] == "walk_forward":
         page = report_run(run_dir, resolved.bars_dir, out or run_dir / "report")
         console.print(f"walk-forward report: {page}")
+
+
+@app.command("compare")
+def start_compare(
+    reference: Annotated[Path, typer.Argument(help="Walk-forward run folder to compare with.")],
+    candidate: Annotated[Path, typer.Argument(help="Walk-forward run folder of the change.")],
+    out: Annotated[Path | None, typer.Option(help="Also write the table (.md) here.")] = None,
+    home: HomeOption = None,
+) -> None:
+    """Two walk-forward runs of one variant on their shared windows: log loss, its paired gap
+    with a bootstrap interval, balanced accuracy, rank IC; whether the candidate is no worse."""
+    from backtest.compare_runs import compare_runs, comparison_table
+    from contract.home import resolve_home
+
+    table = comparison_table(compare_runs(reference, candidate, resolve_home(home).bars_dir))
+    typer.echo(table)
+    if out is not None:
+        out.write_text(table)
 
 
 @app.command("calibrate")
