@@ -60,6 +60,9 @@ def known_times(items: Sequence[Mapping], stamps: np.ndarray, where: Where, *,
     """When each bar or context point became known: its stated ``known_at``, else its end from
     its own ``timeframe`` and ``calendar`` (context points may carry them), else the given
     ones; one `bar_ends` call per distinct timeframe and calendar."""
+    stated = set().union(*(item.keys() for item in items)) & {"timeframe", "calendar", KNOWN_AT}
+    if not stated:  # the usual request: every point of the series' own timeframe
+        return bar_ends(stamps, timeframe, calendar)
     groups: dict[tuple[str, str], list[int]] = {}
     for row, item in enumerate(items):
         key = (item.get("timeframe", timeframe), item.get("calendar", calendar))

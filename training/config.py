@@ -4,7 +4,8 @@ A run is described by one `TrainConfig` that nests one dataclass per component. 
 small TOML files in `configs/train/` whose tables mirror the nesting (`[optim]`, `[loss]`, ...);
 `[model.<variant>]` tables hold per-variant `build_model` overrides. The CLI changes single
 fields with `--set name=value`, where `name` is a field name (`patience`) or a dotted path
-(`optim.patience`) when a name is ambiguous.
+(`optim.patience`) when a name is ambiguous, or `model.<variant>.<field>` for a model's
+(`model.hybrid.xlstm.layout=mmsm`).
 """
 
 from __future__ import annotations
@@ -128,8 +129,13 @@ def config_to_dict(config: TrainConfig) -> dict[str, Any]:
 
 
 def apply_overrides(config: TrainConfig, overrides: Mapping[str, str]) -> TrainConfig:
-    """Return `config` with fields replaced; keys are field names or `section.field` paths."""
+    """Return `config` with fields replaced; keys are field names or `section.field` paths,
+    or `model.<variant>.<field>[.<field>]` for a variant's `build_model` overrides
+    (`model.hybrid.xlstm.layout=mmsm`; the value is read as TOML, else as text)."""
     for key, text in overrides.items():
+        if key.startswith("model."):
+            config = _override_model(config, key, text)
+            continue
         section_name, field_name = _locate(key)
         section = getattr(config, section_name)
         value = _parse_value(_field_type(type(section), field_name), text, key)
@@ -137,6 +143,22 @@ def apply_overrides(config: TrainConfig, overrides: Mapping[str, str]) -> TrainC
             config, **{section_name: dataclasses.replace(section, **{field_name: value})}
         )
     return config
+
+
+def _override_model(config: TrainConfig, key: str, text: str) -> TrainConfig:
+    _, variant, *path = key.split(".")
+    if not path:
+        raise ArtifactError(f"override {key!r}: use model.<variant>.<field>")
+    try:
+        value = tomllib.loads(f"value = {text}")["value"]
+    except tomllib.TOMLDecodeError:
+        value = text
+    model = {name: dict(fields) for name, fields in config.model.items()}
+    table = model.setdefault(variant, {})
+    for name in path[:-1]:
+        table[name] = table = dict(table.get(name, {}))
+    table[path[-1]] = value
+    return dataclasses.replace(config, model=model)
 
 
 def _locate(key: str) -> tuple[str, str]:

@@ -7,6 +7,7 @@ import pytest
 from contract.errors import ArtifactError
 from training.config import CurriculumConfig, LossConfig, apply_overrides, load_profile
 from training.curriculum import task_weights
+from training.models.variants import build_model
 
 LOSS = LossConfig(direction_weight=1.0, returns_weight=2.0, volatility_weight=0.5)
 
@@ -46,3 +47,19 @@ def test_profiles_load_and_fields_are_overridden_by_name() -> None:
         apply_overrides(quick, {"pateince": "5"})
     with pytest.raises(ArtifactError, match="expected"):
         apply_overrides(quick, {"patience": "soon"})
+
+
+def test_a_variants_model_fields_are_overridden_by_path() -> None:
+    """`--set model.hybrid.xlstm.layout=mmsm`: the layout comparison's reference run."""
+    tiny = load_profile("tiny")
+    changed = apply_overrides(tiny, {"model.hybrid.xlstm.layout": "ms",
+                                     "model.simplex.heads.hidden": "24"})
+    hybrid = changed.model_overrides("hybrid")
+    assert hybrid["xlstm"] == {**tiny.model["hybrid"]["xlstm"], "layout": "ms"}
+    assert hybrid["fusion_width"] == tiny.model["hybrid"]["fusion_width"]
+    assert changed.model_overrides("simplex")["heads"]["hidden"] == 24  # read as TOML: an int
+    assert tiny.model["hybrid"]["xlstm"]["layout"] == "mm"  # the profile itself is unchanged
+    model = build_model("hybrid", 4, **hybrid)
+    assert [type(block).__name__ for block in model.xlstm.blocks] == ["MLSTMBlock", "SLSTMBlock"]
+    with pytest.raises(ArtifactError, match="model.<variant>.<field>"):
+        apply_overrides(tiny, {"model.hybrid": "x"})
