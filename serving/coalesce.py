@@ -1,13 +1,12 @@
 """Predict requests that wait at the same moment share one model run.
 
-A worker runs a model call on its event loop, so requests that arrive during it wait in their
-sockets; when it ends, the loop reads them all in one pass. Each is checked and turned into
-windows on its own (`Forecaster.prepare`: a bad request fails alone), then queued; the first one
-queued schedules the run with `call_soon`, which puts it behind every request the loop read in
-that pass, so the run takes them all (grouped by variant and model set) in one batched call.
-Nobody waits for a timer: alone, a request runs at once; under load, a batch of n windows costs
-far less than n runs of one (`tradecast bench latency`), which is where the extra throughput
-and the shorter queues come from.
+Each request is checked and cut into windows on the worker's event loop, on its own
+(`Forecaster.prepare`: a bad request fails alone), then queued in its group (variant and model
+set). A group whose model is free starts a run with everything queued in it, in a thread of its
+own (onnxruntime releases the GIL), after the other requests the loop read in the same pass
+(`call_soon`); requests that arrive during a run form the next one. Nobody waits for a timer:
+alone, a request runs at once; under load, n windows in one run cost much less than n runs of
+one, and a long `full` run never holds up a `hybrid` request.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 import bentoml
 import numpy as np
 
+from contract.model import VARIANTS
 from serving.forecasting import Forecaster, ForecastResult, PreparedForecasts, SeriesInput
 
 # On /metrics: how many requests each model run served (1 when alone; more under load).
@@ -61,8 +61,9 @@ class Coalescer:
     own, so a long `full` run never holds up a `hybrid` request, and the loop keeps reading
     and checking requests while a model runs (onnxruntime releases the GIL)."""
 
-    def __init__(self, forecaster: Forecaster, threads: int = 4) -> None:
+    def __init__(self, forecaster: Forecaster, threads: int = len(VARIANTS) + 1) -> None:
         self.forecaster = forecaster
+        # a thread per variant and one for "combined": no group waits for another's run
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="predict")
         self.waiting: dict[tuple, list[Waiting]] = {}  # group -> requests not yet running
         self.running: set[tuple] = set()  # groups with a model run in flight
@@ -86,8 +87,12 @@ class Coalescer:
             return
         BATCH_REQUESTS.labels(variant=key[0]).observe(len(members))
         run = asyncio.get_running_loop().run_in_executor(
-            self.pool, self.forecaster.answer, merge([prepared for prepared, _ in members]))
+            self.pool, self.run, [prepared for prepared, _ in members])
         run.add_done_callback(lambda done: self.finish(key, members, done))
+
+    def run(self, batch: list[PreparedForecasts]) -> list[ForecastResult]:
+        """In a model thread: one run for the whole batch (an error goes to all of it)."""
+        return self.forecaster.answer(merge(batch))
 
     def finish(self, key: tuple, members: list[Waiting], done: asyncio.Future) -> None:
         error = done.exception()
@@ -95,11 +100,10 @@ class Coalescer:
         start = 0
         for prepared, future in members:
             count = len(prepared.inputs)
-            if future.done():  # the client went away and its request was cancelled
-                pass
-            elif error:  # the run failed for all of them: each gets the error
-                future.set_exception(error)
-            else:
-                future.set_result(results[start : start + count])
+            if not future.done():  # done already: its client went away (cancelled)
+                if error:  # the run failed for all of them: each gets the error
+                    future.set_exception(error)
+                else:
+                    future.set_result(results[start : start + count])
             start += count
         self.start(key)  # the requests that arrived during this run, as the next batch
