@@ -141,7 +141,8 @@ class Hybrid(TradecastModel):
 
 @dataclass(frozen=True)
 class FullConfig:
-    xlstm: XLSTMConfig = XLSTMConfig(d_model=512, layout="mmsmms")  # recurrent branch
+    # mLSTM blocks only, as in hybrid: no worse on the walk-forward (README, "Model layouts")
+    xlstm: XLSTMConfig = XLSTMConfig(d_model=512, layout="mmmmmm")  # recurrent branch
     transformer: TransformerConfig = TransformerConfig(d_model=256, n_layers=4)  # attention
     position_width: int = 320  # width of the trading-state path
     fusion_width: int = 2048  # width of the fused summary
