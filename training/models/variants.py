@@ -103,7 +103,7 @@ class Simplex(TradecastModel):
 @dataclass(frozen=True)
 class HybridConfig:
     # mLSTM blocks only: an sLSTM block's 60 sequential steps were ~40 % of a batch-1 run, and
-    # the walk-forward comparison found this layout no worse (README, "Model layouts")
+    # the walk-forward comparison found this layout no worse (docs/layouts.md)
     xlstm: XLSTMConfig = XLSTMConfig(d_model=256, layout="mmmm")  # recurrent branch
     transformer: TransformerConfig = TransformerConfig(d_model=128, n_layers=4)  # attention branch
     fusion_width: int = 1024  # width of the fused summary
@@ -141,7 +141,7 @@ class Hybrid(TradecastModel):
 
 @dataclass(frozen=True)
 class FullConfig:
-    # mLSTM blocks only, as in hybrid: no worse on the walk-forward (README, "Model layouts")
+    # mLSTM blocks only, as in hybrid: no worse on the walk-forward (docs/layouts.md)
     xlstm: XLSTMConfig = XLSTMConfig(d_model=512, layout="mmmmmm")  # recurrent branch
     transformer: TransformerConfig = TransformerConfig(d_model=256, n_layers=4)  # attention
     position_width: int = 320  # width of the trading-state path
@@ -173,7 +173,8 @@ class Full(Hybrid):
 
 @dataclass(frozen=True)
 class EnsembleConfig:
-    direction_net: XLSTMConfig = XLSTMConfig(d_model=256, layout="mmsm")  # pooled xLSTM
+    # mLSTM blocks only: no worse on the walk-forward (docs/layouts.md)
+    direction_net: XLSTMConfig = XLSTMConfig(d_model=256, layout="mmmm")  # pooled xLSTM
     price_net: TransformerConfig = TransformerConfig(d_model=192, n_layers=4)  # Transformer
     risk_net: XLSTMConfig = XLSTMConfig(d_model=192, layout="mmm")  # mLSTM memory of shocks
     fusion_width: int = 1024  # width of the fused member summaries
