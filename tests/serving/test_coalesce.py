@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -39,13 +41,20 @@ def windows_of(bars: pd.DataFrame, count: int) -> list[SeriesInput]:
             for i in range(count)]
 
 
+def run_loop(main: Callable[[], Coroutine]) -> object:
+    """``main()`` on a fresh event loop in a thread of its own, as a worker's loop would run
+    it: the browser tests' Playwright keeps a loop running in this thread."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(lambda: asyncio.run(main())).result()
+
+
 def gathered(coalescer: Coalescer, calls: list[tuple[SeriesInput, str]]) -> list:
     """The calls made together, as requests read in one pass of the event loop."""
     async def main() -> list:
         return await asyncio.gather(*(coalescer.forecast(item, variant) for item, variant in calls),
                                     return_exceptions=True)
 
-    return asyncio.run(main())
+    return run_loop(main)
 
 
 def assert_same_forecast(got: ForecastResult, alone: ForecastResult) -> None:
@@ -103,6 +112,6 @@ def test_requests_that_arrive_during_a_run_form_the_next_batch(
         return [await first] + [await task for task in later]
 
     forecaster.runs.clear()
-    results = asyncio.run(main())
+    results = run_loop(main)
     assert forecaster.runs == [1, 4]  # the four that waited went together
     assert [r.symbol for r in results] == [item.symbol for item in items]
