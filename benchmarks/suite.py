@@ -44,6 +44,7 @@ class SuiteConfig:
     attention_windows: int = 3  # real sample windows per symbol checked and drawn
     load_users: tuple[int, ...] = (10, 50)  # one locust run per number of users
     load_duration_s: int = 60  # seconds per locust run
+    bare_runs: int = 200  # timed batch-1 calls per variant for the load's bare latency
     closed_loop_users: tuple[int, ...] = (1, 8, 32)  # predict-only closed loop, one run each
     closed_loop_duration_s: int = 30  # seconds per closed-loop run
     quick: bool = False  # parts that have a quick mode (the feature benchmark) use it
@@ -52,7 +53,7 @@ class SuiteConfig:
 # One thread in the smoke run: two threads per engine on a busy 2-core machine wait on each other.
 QUICK = SuiteConfig(latency_batches=(1, 4), latency_runs=(10, 5), latency_warmup=(3, 1),
                     latency_threads=1, http_requests=30, http_bulk_runs=(3, 1),
-                    attention_windows=2, load_users=(4,), load_duration_s=8,
+                    attention_windows=2, load_users=(4,), load_duration_s=8, bare_runs=20,
                     closed_loop_users=(1, 2), closed_loop_duration_s=4, quick=True)
 FULL = SuiteConfig()
 
@@ -158,7 +159,7 @@ def _run_features(home: Path, out: Path, config: SuiteConfig, server: LocalServe
 def _run_load(home: Path, out: Path, config: SuiteConfig, server: LocalServer | None) -> dict:
     from benchmarks import load
 
-    bare = load.bare_models(home)  # every variant's bare latency and capacity, in this run
+    bare = load.bare_models(home, config.bare_runs)  # every variant's bare latency, this run
     runs = [load.LoadConfig(users=users, duration_s=config.load_duration_s)
             for users in config.load_users]
     runs += [load.LoadConfig(users=users, duration_s=config.closed_loop_duration_s,
