@@ -32,7 +32,12 @@ from serving.artifacts import ModelArtifact
 from serving.config import ServingConfig
 from serving.ensemble import combine, validation_weights
 from serving.errors import InputError
-from serving.predictor import OnnxPredictor, Prediction, require_finite
+from serving.predictor import (
+    OnnxPredictor,
+    Prediction,
+    check_position_width,
+    require_finite,
+)
 from serving.registry import ModelRegistry
 from serving.windows import MIN_BARS, engine_rows, feature_windows
 
@@ -272,8 +277,8 @@ class Forecaster:
             require_finite(batch, "features")  # must not fail the others merged with it
         positions = positions_array(inputs)
         width = max(models[name].position_dim for name in windows)
-        if positions is not None and width and positions.shape[1] != width:
-            raise InputError("position", f"{positions.shape[1]} values, the model takes {width}")
+        if positions is not None and width:
+            check_position_width(positions.shape[1], width)
         return PreparedForecasts(tuple(inputs), variant, models, windows, positions)
 
     def answer(self, prepared: PreparedForecasts) -> list[ForecastResult]:

@@ -45,6 +45,12 @@ def require_finite(values: np.ndarray, field: str) -> None:
         raise InputError(field, f"non-finite value at [{where}] (NaN or inf)")
 
 
+def check_position_width(given: int, width: int) -> None:
+    """Refuse a position input whose width is not the model's."""
+    if given != width:
+        raise InputError("position", f"{given} values, the model takes {width}")
+
+
 class OnnxPredictor:
     """Runs one exported variant; safe to share between threads."""
 
@@ -73,8 +79,7 @@ class OnnxPredictor:
         if position is None:  # flat: no open position
             return np.zeros((batch, width), dtype=np.float32)
         position = np.atleast_2d(np.asarray(position, dtype=np.float32))
-        if position.shape[-1] != width:
-            raise InputError("position", f"{position.shape[-1]} values, the model takes {width}")
+        check_position_width(position.shape[-1], width)
         if len(position) == 1 and batch > 1:
             position = np.repeat(position, batch, axis=0)
         require_finite(position, "position")
