@@ -31,6 +31,11 @@ def endpoint_name(name: str) -> str:
     return name.split(" [")[0]
 
 
+def variant_name(name: str) -> str | None:
+    """``predict [hybrid]`` -> ``hybrid``: the variant a request name carries (None: none)."""
+    return name.rsplit(" [", 1)[1].rstrip("]") if name.endswith("]") else None
+
+
 def read_request_log(request_log: Path) -> list[tuple[float, str, float, bool]]:
     """The locustfile's per-request log: (unix time, request name, ms, failed)."""
     with open(request_log, newline="") as handle:

@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks.locust_stats import variant_name
+
 # Issue 5: onnxruntime, batch 1, p99 on this 2-core machine.
 ORT_P99_TARGETS_MS = {"simplex": 5.0, "hybrid": 7.0, "ensemble": 9.0, "full": 25.0}
 INFERENCE_TARGET_MS = 30.0  # the 20-30 ms inference target: its upper edge, batch 1, p99
@@ -190,7 +192,7 @@ def worst_variant_ratio(steady: dict[str, dict], bare: dict[str, dict]
     p99 (``predict [full]`` against bare `full`), and that multiple."""
     ratios = {}
     for name, stats in steady.items():
-        variant = name.rsplit("[", 1)[-1].rstrip("]") if name.startswith("predict") else None
+        variant = variant_name(name) if name.startswith("predict") else None
         if variant in bare and stats.get("p99_ms"):
             ratios[name] = round(stats["p99_ms"] / bare[variant]["p99_ms"], 2)
     return max(ratios.items(), key=lambda item: item[1]) if ratios else None
@@ -357,7 +359,7 @@ def steady_note(load: dict) -> str:
     for name, stats in sorted(load["steady"].items()):
         if name != "all" and not name.startswith("predict"):
             continue
-        variant = name.rsplit("[", 1)[-1].rstrip("]")
+        variant = variant_name(name)
         cell = f"{name} p99 {stats['p99_ms']} ms"
         if variant in bare:
             cell += f" ({stats['p99_ms'] / bare[variant]['p99_ms']:.1f}x its bare p99)"
