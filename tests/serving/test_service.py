@@ -271,6 +271,13 @@ def test_probes_and_metrics_stay_on(server: Server) -> None:
     assert "bentoml_service_request" in metrics.text, metrics.text[:500]
 
 
+def test_requests_open_no_tracing_span(client, body) -> None:
+    # BentoML names the request's span in this header whenever it opens one (TRADECAST_TRACING=1)
+    answer = client.post("/predict", json=body)
+    assert answer.status_code == 200, answer.text
+    assert "x-bentoml-request-id" not in answer.headers, dict(answer.headers)
+
+
 def test_reload_swaps_versions_without_a_failed_request(
     client, server: Server, serving_home: Home, body
 ) -> None:
