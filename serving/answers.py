@@ -135,13 +135,14 @@ def models_answer(forecaster: Forecaster) -> Response:
     return json_answer(models_body(forecaster))
 
 
-def envelope(call: Callable[..., dict], *args: Any) -> dict:
-    """``call(*args)``, or an expected failure as {"error", "field", "status"} (for `relay`)."""
+def envelope(call: Callable[..., dict], *args: Any) -> Response:
+    """``call(*args)``, or an expected failure as {"error", "field", "status"} (for `relay`),
+    as the live-state service answers: JSON bytes (see `LiveState`)."""
     try:
-        return call(*args)
+        return json_answer(call(*args))
     except TradecastError as error:
-        return {"error": str(error), "field": getattr(error, "field", None),
-                "status": http_status(error)}
+        return json_answer({"error": str(error), "field": getattr(error, "field", None),
+                            "status": http_status(error)})
 
 
 def relay(answer: dict, pick: Callable[[dict], dict] | None = None) -> Response:
