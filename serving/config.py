@@ -57,4 +57,3 @@ def framework_tracing() -> dict:
     if os.environ.get("TRADECAST_TRACING", "0") == "1":
         return {}
     return {"excluded_urls": [".*"]}  # a pattern that every URL matches
-
