@@ -10,6 +10,8 @@ an outside host. `RequestGuard` decides each of these before BentoML sees the re
 - when an API key is configured, the protected paths need it in the ``X-API-Key`` header (401);
   the key is compared in constant time and never logged;
 - ``GET /`` serves a Swagger page whose scripts all come from this server;
+- a POST to a direct route (`serving.direct`: predict, ingest, signals) is answered here, as
+  BentoML would answer it, without BentoML's per-request dispatch;
 - about one answer in ``reconnect_every`` asks the client to reconnect (``connection: close``).
   The API workers share one listening socket, and Linux hands a burst of new connections to
   whichever worker wakes first; keep-alive then pins them there (measured: one worker did all
@@ -34,6 +36,7 @@ import orjson
 from starlette.responses import JSONResponse, Response
 
 from contract.errors import TradecastError
+from serving.direct import ROUTES
 from serving.errors import http_status
 
 API_KEY_HEADER = "x-api-key"
@@ -68,6 +71,7 @@ class GuardConfig:
     protected_paths: tuple[str, ...] = ("/ingest", "/reload")  # need the API key when one is set
     api_key: str | None = None  # TRADECAST_API_KEY; None: no key needed
     reconnect_every: int = 8  # about one answer in this many closes its connection; 0: never
+    direct_routes: bool = True  # answer the direct routes here (serving.direct); False: BentoML
 
     @classmethod
     def from_env(cls) -> GuardConfig:
@@ -76,12 +80,13 @@ class GuardConfig:
             api_key=os.environ.get("TRADECAST_API_KEY") or None,
             reconnect_every=int(os.environ.get("TRADECAST_RECONNECT_EVERY",
                                                cls.reconnect_every)),
+            direct_routes=os.environ.get("TRADECAST_DIRECT_ROUTES", "1") != "0",
         )
 
     def __repr__(self) -> str:  # keeps the key out of any log line that prints the config
         key = "set" if self.api_key else None
         return (f"GuardConfig(max_body_bytes={self.max_body_bytes}, api_key={key}, "
-                f"reconnect_every={self.reconnect_every})")
+                f"reconnect_every={self.reconnect_every}, direct_routes={self.direct_routes})")
 
 
 class RequestGuard:
@@ -122,7 +127,11 @@ class RequestGuard:
 
         every = self.config.reconnect_every
         if every and random.random() * every < 1:
-            return await self.app(scope, replay, closing(send))
+            send = closing(send)
+        route = ROUTES.get(path) if self.config.direct_routes else None
+        if route is not None:  # answered here, as BentoML would (serving.direct)
+            response = await route.answer(body)
+            return await response(scope, replay, send)
         await self.app(scope, replay, send)
 
     def authorised(self, headers: dict[bytes, bytes]) -> bool:

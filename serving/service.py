@@ -17,7 +17,9 @@ requests that wait at the same moment share one batched run, in a thread per var
 `full` run never holds up a `hybrid` request. `predict_many` (a batch: tens of milliseconds)
 and `reload` (seconds) stay plain functions, run off the loop so that one long request does not
 stall the worker's other connections. The live-state calls only wait on the other service, so
-they are `async`.
+they are `async`. The endpoints called at every bar (`DIRECT_ROUTES`) are answered by
+`serving.direct` in the `RequestGuard` middleware, with the input models BentoML builds from
+these signatures, before BentoML's per-request dispatch.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from serving import answers
 from serving.coalesce import Coalescer
 from serving.config import framework_logging, framework_tracing, serving_workers
 from serving.dashboard.app import app as dashboard_app
+from serving.direct import serve_directly
 from serving.http import RequestGuard, answers_errors, json_answer
 from serving.schemas import (
     Forecast,
@@ -48,6 +51,8 @@ from serving.schemas import (
     SignalsResponse,
 )
 
+# Answered by serving.direct before BentoML's dispatch: the endpoints called at every bar.
+DIRECT_ROUTES = ("predict", "ingest", "ingest_many", "signals")
 FRAMEWORK = {"logging": framework_logging(), "tracing": framework_tracing()}  # both cost time
 
 
@@ -115,6 +120,7 @@ class TradecastService:
         self.forecaster = answers.open_forecaster()
         self.coalescer = Coalescer(self.forecaster)  # predicts that wait together run together
         self.live_lock = asyncio.Lock()
+        serve_directly(TradecastService, self, DIRECT_ROUTES)
         freeze_startup_objects()
 
     async def call_live(self, method: str, **kwargs: object) -> dict:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from opentelemetry.util.http import ExcludeList
 
 from serving.config import framework_logging, framework_tracing
+from serving.direct import direct_route
+from serving.service import DIRECT_ROUTES, TradecastService
 
 URLS = ("http://127.0.0.1:3000/predict", "http://10.0.0.7:8080/ui/api/backtest?x=1",
         "https://signals.example.com/ingest_many")
@@ -23,3 +26,13 @@ def test_access_log_is_off_unless_asked_for(monkeypatch) -> None:
     assert not framework_logging()["access"]["enabled"]
     monkeypatch.setenv("TRADECAST_ACCESS_LOG", "1")
     assert framework_logging()["access"]["enabled"]
+
+
+def test_direct_routes_take_one_body_and_run_on_the_loop() -> None:
+    """Only an async endpoint with one positional request can be answered directly: a plain
+    function (predict_many runs in a thread) or one without a body (models) is refused."""
+    assert {"predict", "ingest", "signals"} <= set(DIRECT_ROUTES)
+    with pytest.raises(ValueError, match="async"):
+        direct_route(TradecastService, object(), "predict_many")
+    with pytest.raises(ValueError, match="positional"):
+        direct_route(TradecastService, object(), "models")

@@ -172,6 +172,19 @@ def test_bad_input_gets_a_4xx_naming_the_problem(client, body) -> None:
         assert text.lower() in response.text.lower(), (name, response.text[:300])
 
 
+def test_direct_routes_refuse_a_body_as_bentoml_does(client) -> None:
+    """/predict is answered before BentoML's dispatch (serving.direct), /predict_many through
+    it: the same malformed body gets the same 400 answer from both."""
+    direct = client.post("/predict", content=b'{"symbol": ', headers=JSON)
+    dispatched = client.post("/predict_many", content=b'{"symbol": ', headers=JSON)
+    assert direct.status_code == dispatched.status_code == 400
+    mine, bentoml = direct.json(), dispatched.json()
+    assert mine["error"] == bentoml["error"].replace("PredictMany", "Predict")
+    assert mine["detail"] == bentoml["detail"] and mine["detail"][0]["type"] == "json_invalid"
+    # the one visible difference: BentoML's dispatch names itself in a Server header
+    assert "BentoML" in dispatched.headers["server"] and "server" not in direct.headers
+
+
 def test_predict_many_equals_one_predict_per_symbol(client, body, aapl, sample_home) -> None:
     store = BarStore(sample_home.bars_dir)
     entries = [{"symbol": s, "bars": [bar_json(b) for b in store.read(s, "1d").iloc[-MIN_BARS - k:
