@@ -6,8 +6,8 @@ request. For a direct route, `serving.http.RequestGuard`, the last of those midd
 answers the request itself, as BentoML would: the body through the endpoint's own input model
 (the one BentoML builds from its signature), the service's method, the method's `Response`.
 What it leaves out is BentoML's per-request dispatch: routing, its request context, its serde
-and its response handling, about 0.6 ms of a predict's framework overhead (measured side by
-side, README "The service"). A body the input model refuses gets BentoML's own 400 answer, so
+and its response handling, about 0.35 ms of a predict's framework overhead (measured side
+by side, README "The service"). A body the input model refuses gets BentoML's own 400 answer, so
 a client cannot tell the two paths apart; ``TRADECAST_DIRECT_ROUTES=0`` sends every request
 through BentoML's dispatch.
 """

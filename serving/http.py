@@ -10,8 +10,8 @@ an outside host. `RequestGuard` decides each of these before BentoML sees the re
 - when an API key is configured, the protected paths need it in the ``X-API-Key`` header (401);
   the key is compared in constant time and never logged;
 - ``GET /`` serves a Swagger page whose scripts all come from this server;
-- a POST to a direct route (`serving.direct`: predict, ingest, signals) is answered here, as
-  BentoML would answer it, without BentoML's per-request dispatch;
+- a POST to a direct route (`serving.direct`; the service names them in `DIRECT_ROUTES`) is
+  answered here, as BentoML would answer it, without BentoML's per-request dispatch;
 - about one answer in ``reconnect_every`` asks the client to reconnect (``connection: close``).
   The API workers share one listening socket, and Linux hands a burst of new connections to
   whichever worker wakes first; keep-alive then pins them there (measured: one worker did all
