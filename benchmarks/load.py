@@ -183,11 +183,13 @@ def _run_against(server: LocalServer, home, out: Path, config: LoadConfig) -> di
     if home is not None:
         env["TRADECAST_HOME"] = str(home)
     memory = MemorySampler(server.pid, config.memory_interval_s)
+    rebalanced = rebalanced_connections(url)
     with memory:
         started = time.perf_counter()
         finished = subprocess.run(command, env=env, capture_output=True, text=True,
                                   timeout=config.duration_s + 120)
         elapsed = time.perf_counter() - started
+    rebalanced = rebalanced_connections(url) - rebalanced
     stats_path = Path(f"{prefix}_stats.csv")
     if not stats_path.exists():
         raise RuntimeError(f"locust wrote no statistics (exit {finished.returncode}):\n"
@@ -201,6 +203,7 @@ def _run_against(server: LocalServer, home, out: Path, config: LoadConfig) -> di
         "endpoints": endpoint_stats(request_log, read_locust_stats(stats_path)),
         "failures": read_locust_failures(Path(f"{prefix}_failures.csv")),
         "memory": memory.summary(),
+        "rebalanced": rebalanced,  # answers that asked their client to reconnect elsewhere
         "csv": sorted(p.name for p in out.glob(f"{config.prefix}_*.csv")),
     }
     # after every user has connected: users / spawn rate, plus a margin for the first requests
@@ -208,6 +211,16 @@ def _run_against(server: LocalServer, home, out: Path, config: LoadConfig) -> di
     if config.soak:
         summary["drift"] = p99_drift(request_log, config.drift_window_s)
     return summary
+
+
+def rebalanced_connections(url: str) -> int:
+    """The server's count of answers that closed their connection to spread the load
+    (`serving.balance`), summed over its API workers, from ``/metrics``."""
+    import httpx
+
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    return round(sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                     if line.startswith("tradecast_rebalanced_connections_total")))
 
 
 def bare_models(home: str | os.PathLike[str] | None, runs: int = 200) -> dict[str, dict]:

@@ -333,6 +333,10 @@ def _section_notes(results: dict, title: str) -> list[str]:
                 notes.append(f"- {name}: server memory {memory['start_mib']} → "
                              f"{memory['end_mib']} MiB ({memory['growth_mib']:+} MiB); "
                              f"per process: {per_process}.")
+            if "rebalanced" in load:
+                requests = sum(stats["requests"] for stats in load["endpoints"].values())
+                notes.append(f"- {name}: {load['rebalanced']} of {requests} answers asked their "
+                             "client to reconnect to spread the load over the workers.")
             if load.get("bare"):
                 bare = load["bare"]
                 notes.append(f"- {name}: bare {bare['variant']} p50 {bare['p50_ms']} ms, "

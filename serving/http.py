@@ -12,12 +12,9 @@ an outside host. `RequestGuard` decides each of these before BentoML sees the re
 - ``GET /`` serves a Swagger page whose scripts all come from this server;
 - a POST to a direct route (`serving.direct`; the service names them in `DIRECT_ROUTES`) is
   answered here, as BentoML would answer it, without BentoML's per-request dispatch;
-- about one answer in ``reconnect_every`` asks the client to reconnect (``connection: close``).
-  The API workers share one listening socket, and Linux hands a burst of new connections to
-  whichever worker wakes first; keep-alive then pins them there (measured: one worker did all
-  the work of 8 closed-loop users while the other idled). A fresh connection goes to a worker
-  that is free to accept, so the load spreads, for one TCP handshake per ``reconnect_every``
-  requests.
+- an answer from a worker whose average load is ``rebalance_margin`` requests above the least
+  busy worker's asks its client to reconnect (``connection: close``), so keep-alive clients
+  spread over the API workers by load (`serving.balance`).
 """
 
 from __future__ import annotations
@@ -27,7 +24,6 @@ import hmac
 import inspect
 import json
 import os
-import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +32,8 @@ import orjson
 from starlette.responses import JSONResponse, Response
 
 from contract.errors import TradecastError
+from serving.balance import WorkerLoads, open_worker_loads
+from serving.config import serving_workers
 from serving.direct import ROUTES
 from serving.errors import http_status
 
@@ -70,7 +68,8 @@ class GuardConfig:
     max_body_bytes: int = 2_000_000  # a 5000-bar predict request is about 0.6 MB
     protected_paths: tuple[str, ...] = ("/ingest", "/reload")  # need the API key when one is set
     api_key: str | None = None  # TRADECAST_API_KEY; None: no key needed
-    reconnect_every: int = 8  # about one answer in this many closes its connection; 0: never
+    rebalance_margin: float = 1.5  # close a connection when this worker's average load is this
+    # many requests above the least busy API worker's (serving.balance); 0: never
     direct_routes: bool = True  # answer the direct routes here (serving.direct); False: BentoML
 
     @classmethod
@@ -78,23 +77,27 @@ class GuardConfig:
         return cls(
             max_body_bytes=int(os.environ.get("TRADECAST_MAX_BODY_BYTES", cls.max_body_bytes)),
             api_key=os.environ.get("TRADECAST_API_KEY") or None,
-            reconnect_every=int(os.environ.get("TRADECAST_RECONNECT_EVERY",
-                                               cls.reconnect_every)),
+            rebalance_margin=float(os.environ.get("TRADECAST_REBALANCE_MARGIN",
+                                                  cls.rebalance_margin)),
             direct_routes=os.environ.get("TRADECAST_DIRECT_ROUTES", "1") != "0",
         )
 
     def __repr__(self) -> str:  # keeps the key out of any log line that prints the config
         key = "set" if self.api_key else None
         return (f"GuardConfig(max_body_bytes={self.max_body_bytes}, api_key={key}, "
-                f"reconnect_every={self.reconnect_every}, direct_routes={self.direct_routes})")
+                f"rebalance_margin={self.rebalance_margin}, direct_routes={self.direct_routes})")
 
 
 class RequestGuard:
-    """ASGI middleware: content type, body size, API key and the offline index page."""
+    """ASGI middleware: content type, body size, API key, the offline index page, the direct
+    routes and the spreading of clients over the workers (``loads``: this worker's
+    `WorkerLoads`; by default opened when BentoML runs several API workers)."""
 
-    def __init__(self, app: Any, config: GuardConfig | None = None) -> None:
+    def __init__(self, app: Any, config: GuardConfig | None = None,
+                 loads: WorkerLoads | None = None) -> None:
         self.app = app
         self.config = config or GuardConfig.from_env()
+        self.loads = loads or open_worker_loads(serving_workers(), self.config.rebalance_margin)
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
@@ -104,6 +107,17 @@ class RequestGuard:
             return await self.respond(send, 200, INDEX_HTML, b"text/html; charset=utf-8")
         if method != "POST":
             return await self.app(scope, receive, send)
+        if self.loads is None:
+            return await self.answer(scope, receive, send)
+        self.loads.change(+1)  # POSTs only: a dashboard's event stream holds a GET for an hour
+        try:
+            await self.answer(scope, receive, closing(send, self.loads.shed))
+        finally:
+            self.loads.change(-1)
+
+    async def answer(self, scope: dict, receive: Callable, send: Callable) -> None:
+        """A POST: checked, then answered by its direct route or by BentoML."""
+        path = scope["path"]
         headers = dict(scope["headers"])
         if path in self.config.protected_paths and not self.authorised(headers):
             return await self.error(send, 401, f"missing or wrong {API_KEY_HEADER} header")
@@ -125,9 +139,6 @@ class RequestGuard:
             replayed = True
             return {"type": "http.request", "body": body, "more_body": False}
 
-        every = self.config.reconnect_every
-        if every and random.random() * every < 1:
-            send = closing(send)
         route = ROUTES.get(path) if self.config.direct_routes else None
         if route is not None:  # answered here, as BentoML would (serving.direct)
             response = await route.answer(body)
@@ -168,11 +179,12 @@ class RequestGuard:
         await send({"type": "http.response.body", "body": body})
 
 
-def closing(send: Callable) -> Callable:
-    """``send`` that adds ``connection: close`` to the answer (uvicorn then closes it)."""
+def closing(send: Callable, wanted: Callable[[], bool]) -> Callable:
+    """``send`` that adds ``connection: close`` to the answer when ``wanted()`` says so at the
+    moment the answer starts (uvicorn then closes the connection once it is sent)."""
 
     async def send_closing(message: dict) -> None:
-        if message["type"] == "http.response.start":
+        if message["type"] == "http.response.start" and wanted():
             message = {**message, "headers": [*message.get("headers", []),
                                               (b"connection", b"close")]}
         await send(message)

@@ -16,6 +16,7 @@ import pytest
 from contract.home import Home
 from features.engine import compute_features
 from marketdata.store import BarStore
+from serving.balance import AVERAGE, FIELDS, HELD, loads_path
 from serving.config import ServingConfig
 from serving.examples import bar_json
 from serving.forecasting import MIN_BARS, Forecaster
@@ -345,10 +346,28 @@ def test_workers_run_on_uvloop_and_httptools(server: Server) -> None:
         assert "uvloop/loop" in maps and "httptools/parser" in maps
 
 
-def test_some_answers_ask_the_client_to_reconnect(client) -> None:
-    """About one answer in eight closes its connection, so keep-alive clients spread over the
-    workers; the client just reconnects."""
-    answers = [client.post("/models", json={}) for _ in range(64)]
-    assert {a.status_code for a in answers} == {200}
-    closed = sum(a.headers.get("connection") == "close" for a in answers)
-    assert 0 < closed < 32  # (7/8)^64: about one run in 5000 sees none
+def test_the_server_balances_by_the_shared_loads(server) -> None:
+    """The two API workers of the real server share one loads file: while one worker looks much
+    busier than the other, it asks its clients to reconnect; balanced, none is asked."""
+    path = loads_path(server.process.pid)  # the workers' parent: BentoML's supervisor
+    loads = np.memmap(path, dtype=np.float64, mode="r+", shape=(2, FIELDS))
+    assert loads[:, HELD].tolist() == [0, 0]  # nothing in flight between tests
+
+    def reconnects(n: int) -> int:
+        """Requests one at a time, each on a new connection (so each reaches either worker)."""
+        answers = []
+        for _ in range(n):
+            with httpx.Client(base_url=server.url, timeout=30) as fresh:
+                answers.append(fresh.post("/models", json={}))
+        assert {answer.status_code for answer in answers} == {200}
+        return sum(answer.headers.get("connection") == "close" for answer in answers)
+
+    assert reconnects(40) == 0
+    loads[0, [HELD, AVERAGE]] += 5  # the first worker now looks busy with 5 requests more
+    try:
+        closed = reconnects(40)
+    finally:
+        loads[0, [HELD, AVERAGE]] -= 5
+    assert closed > 0  # the first worker's answers (about half of them)
+    assert loads[:, HELD].tolist() == [0, 0]
+    assert reconnects(40) == 0
