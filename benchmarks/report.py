@@ -334,7 +334,7 @@ def _section_notes(results: dict, title: str) -> list[str]:
                              f"{memory['end_mib']} MiB ({memory['growth_mib']:+} MiB); "
                              f"per process: {per_process}.")
             if "rebalanced" in load:
-                requests = sum(stats["requests"] for stats in load["endpoints"].values())
+                requests = load["endpoints"].get("Aggregated", {}).get("requests", 0)
                 notes.append(f"- {name}: {load['rebalanced']} of {requests} answers asked their "
                              "client to reconnect to spread the load over the workers.")
             if load.get("bare"):

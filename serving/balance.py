@@ -5,9 +5,10 @@ accepted its connection, so which worker serves whom is decided by who woke firs
 clients connected (measured: one worker doing the work of five closed-loop users while the
 other did three, or all eight). Each worker keeps its load in its own slot of a small file that
 every API worker of the server maps (`WorkerLoads`): the requests it holds (received, not yet
-answered) and their average over the last ``horizon_s``. A worker whose average is ``margin``
-requests above the least busy worker's answers with ``connection: close``; the client
-reconnects, and a new connection goes to a worker that is free to accept it.
+answered) and their average over the last ``horizon_s``. A worker whose average is above the
+least busy worker's by ``margin`` requests, and by ``share`` of its own average (under heavy
+load a worker's requests come and go by the batch), answers with ``connection: close``; the
+client reconnects, and a new connection goes to a worker that is free to accept it.
 
 The average, not the count of the moment, because a coalesced model run answers several clients
 at once: for the millisecond until they send again, that worker holds two or three requests
@@ -58,10 +59,11 @@ class WorkerLoads:
     """
 
     def __init__(self, path: Path, slot: int, workers: int, *, margin: float = 1.5,
-                 horizon_s: float = 0.1) -> None:
+                 share: float = 0.25, horizon_s: float = 0.1) -> None:
         if not 0 <= slot < workers:
             raise ValueError(f"worker slot {slot} outside 0..{workers - 1}")
-        self.path, self.slot, self.margin, self.horizon_s = path, slot, margin, horizon_s
+        self.path, self.slot, self.horizon_s = path, slot, horizon_s
+        self.margin, self.share = margin, share
         size = workers * FIELDS * 8
         descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
@@ -89,11 +91,12 @@ class WorkerLoads:
 
     def overloaded(self, now: float | None = None) -> bool:
         """Whether this worker holds a request beyond its current one and its average load is
-        ``margin`` or more above the least busy worker's."""
+        above the least busy worker's by ``margin`` requests and by ``share`` of its own."""
         now = time.monotonic() if now is None else now
         averages = self.averages(now)
         own = averages[self.slot]
-        return self.loads[self.slot, HELD] >= 2 and own - averages.min() >= self.margin
+        gap = own - averages.min()
+        return self.loads[self.slot, HELD] >= 2 and gap >= max(self.margin, self.share * own)
 
     def shed(self) -> bool:
         """`overloaded`, counted on /metrics when it is: the answer then closes its connection."""

@@ -59,6 +59,19 @@ def test_a_moment_of_fewer_requests_is_not_an_imbalance_but_a_lasting_one_is(tmp
     assert not mine.overloaded(now=start + 3.5)
 
 
+def test_under_heavy_load_the_gap_must_also_be_a_share_of_the_load(tmp_path) -> None:
+    """16 requests against 13 is the ordinary coming and going of a worker that answers its
+    clients by the batch; 16 against 11 is an imbalance worth moving a client for."""
+    path = tmp_path / "loads"
+    mine, other = WorkerLoads(path, 0, 2), WorkerLoads(path, 1, 2)
+    start = time.monotonic()
+    mine.change(+16, now=start)
+    other.change(+13, now=start)
+    assert not mine.overloaded(now=start + 1)  # a gap of 3 < a quarter of 16
+    other.change(-2, now=start + 1)
+    assert mine.overloaded(now=start + 2)  # a gap of 5 >= 4
+
+
 def test_a_restarted_worker_starts_from_zero_and_the_others_keep_their_loads(tmp_path) -> None:
     path = tmp_path / "loads"
     first, second = WorkerLoads(path, 0, 2), WorkerLoads(path, 1, 2)
