@@ -14,7 +14,7 @@ The average, not the count of the moment, because a coalesced model run answers 
 at once: for the millisecond until they send again, that worker holds two or three requests
 fewer than its share, and comparing counts of the moment (measured, 8 closed-loop users) closed
 about one connection in nine of a balanced server, as many as the random one answer in eight it
-replaced; the average closed 3 to 5 in a thousand and still evened out the workers' CPU time
+replaced; the average closed 1 to 5 in a thousand and still evened out the workers' CPU time
 (README, "The service").
 
 The file lives in /dev/shm (memory) and is named after the workers' parent process, BentoML's

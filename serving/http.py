@@ -12,9 +12,10 @@ an outside host. `RequestGuard` decides each of these before BentoML sees the re
 - ``GET /`` serves a Swagger page whose scripts all come from this server;
 - a POST to a direct route (`serving.direct`; the service names them in `DIRECT_ROUTES`) is
   answered here, as BentoML would answer it, without BentoML's per-request dispatch;
-- an answer from a worker whose average load is ``rebalance_margin`` requests above the least
-  busy worker's asks its client to reconnect (``connection: close``), so keep-alive clients
-  spread over the API workers by load (`serving.balance`).
+- an answer from a worker whose average load is above the least busy worker's by
+  ``rebalance_margin`` requests (and by a quarter of its own) asks its client to reconnect
+  (``connection: close``), so keep-alive clients spread over the API workers by load
+  (`serving.balance`).
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ class GuardConfig:
     protected_paths: tuple[str, ...] = ("/ingest", "/reload")  # need the API key when one is set
     api_key: str | None = None  # TRADECAST_API_KEY; None: no key needed
     rebalance_margin: float = 1.5  # close a connection when this worker's average load is this
-    # many requests above the least busy API worker's (serving.balance); 0: never
+    # many requests (and a quarter of its own) above the least busy worker's; 0: never
     direct_routes: bool = True  # answer the direct routes here (serving.direct); False: BentoML
 
     @classmethod
