@@ -31,6 +31,9 @@ class Home:
     def state_dir(self) -> Path:  # live serving state (feature engine snapshots)
         return self.data_dir / "state"
 
+    def server_dir(self, port: int) -> Path:  # BentoML's own files of the server on this port
+        return self.state_dir / "servers" / str(port)
+
     @property
     def checkpoints_dir(self) -> Path:  # checkpoints/<variant>/<run-id>/
         return self.root / "checkpoints"

@@ -34,6 +34,10 @@ def exec_server(home: str | os.PathLike[str] | None, host: str, port: int,
     if example:
         print(f"try:\n  {example}", flush=True)
     os.environ["TRADECAST_HOME"] = str(resolved.root)
+    # BentoML keeps its Prometheus files (/metrics) in $BENTOML_HOME/prometheus_multiproc_dir
+    # and empties that folder whenever a server starts, so a second server on the machine
+    # would wipe this one's metrics: each port gets a BentoML home of its own.
+    os.environ["BENTOML_HOME"] = str(resolved.server_dir(port))
     if workers is not None:  # read by serving.service when BentoML imports it
         os.environ["TRADECAST_WORKERS"] = str(workers)
     command = [

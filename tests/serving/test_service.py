@@ -85,9 +85,30 @@ def test_concurrent_predicts_each_get_their_own_answer(server: Server, forecaste
         offline = forecaster.forecast_bars(f"S{start}", aapl.iloc[start : start + MIN_BARS])
         assert answer["symbol"] == f"S{start}"
         assert_same_forecast(answer, forecast_body(offline))
+    assert hybrid_runs(server) >= 1
+
+
+def hybrid_runs(server: Server) -> float:
+    """How many hybrid model runs the server's /metrics counts (0 when it shows none)."""
     metrics = httpx.get(server.url + "/metrics").text
     runs = re.search(r'tradecast_predict_batch_requests_count\{variant="hybrid"\} (\S+)', metrics)
-    assert runs is not None and float(runs.group(1)) >= 1, metrics[-2000:]
+    return 0.0 if runs is None else float(runs.group(1))
+
+
+def test_starting_another_server_keeps_this_ones_metrics(
+    server: Server, client, body, serving_home: Home, tmp_path
+) -> None:
+    """BentoML empties its Prometheus folder whenever a server starts; each port has a BentoML
+    home of its own, so another server on the machine leaves this one's /metrics alone."""
+    assert client.post("/predict", json=body).status_code == 200
+    before = hybrid_runs(server)
+    other = Server.start(serving_home.root, tmp_path / "other.log", TRADECAST_WORKERS="1",
+                         TRADECAST_STATE_DIR=str(tmp_path / "live"))
+    try:
+        assert other.url != server.url
+        assert hybrid_runs(server) >= before >= 1
+    finally:
+        other.stop()
 
 
 def test_attention_only_when_asked(client, body) -> None:
