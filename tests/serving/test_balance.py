@@ -1,5 +1,5 @@
 """Clients spread over the API workers by load (serving.balance): the shared loads and the
-guard's answers (the real two-worker server: tests/serving/test_service.py)."""
+guard's answers (the real two-worker server: tests/serving/test_workers.py)."""
 
 from __future__ import annotations
 

@@ -16,7 +16,6 @@ import pytest
 from contract.home import Home
 from features.engine import compute_features
 from marketdata.store import BarStore
-from serving.balance import AVERAGE, FIELDS, HELD, loads_path
 from serving.config import ServingConfig
 from serving.examples import bar_json
 from serving.forecasting import MIN_BARS, Forecaster
@@ -375,30 +374,3 @@ def test_workers_run_on_uvloop_and_httptools(server: Server) -> None:
     for worker in workers:
         maps = Path(f"/proc/{worker.pid}/maps").read_text()
         assert "uvloop/loop" in maps and "httptools/parser" in maps
-
-
-def test_the_server_balances_by_the_shared_loads(server) -> None:
-    """The two API workers of the real server share one loads file: while one worker looks much
-    busier than the other, it asks its clients to reconnect; balanced, none is asked."""
-    path = loads_path(server.process.pid)  # the workers' parent: BentoML's supervisor
-    loads = np.memmap(path, dtype=np.float64, mode="r+", shape=(2, FIELDS))
-    assert loads[:, HELD].tolist() == [0, 0]  # nothing in flight between tests
-
-    def reconnects(n: int) -> int:
-        """Requests one at a time, each on a new connection (so each reaches either worker)."""
-        answers = []
-        for _ in range(n):
-            with httpx.Client(base_url=server.url, timeout=30) as fresh:
-                answers.append(fresh.post("/models", json={}))
-        assert {answer.status_code for answer in answers} == {200}
-        return sum(answer.headers.get("connection") == "close" for answer in answers)
-
-    assert reconnects(40) == 0
-    loads[0, [HELD, AVERAGE]] += 5  # the first worker now looks busy with 5 requests more
-    try:
-        closed = reconnects(40)
-    finally:
-        loads[0, [HELD, AVERAGE]] -= 5
-    assert closed > 0  # the first worker's answers (about half of them)
-    assert loads[:, HELD].tolist() == [0, 0]
-    assert reconnects(40) == 0

@@ -1,5 +1,6 @@
 """Several API workers, one live-state writer: concurrent clients' interleaved ingest streams
-end in exactly the state and signals that one writer fed the same streams in turn reaches."""
+end in exactly the state and signals that one writer fed the same streams in turn reaches; the
+workers share their loads and move a busier one's clients (serving.balance)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from contract.home import Home
 from features.engine import to_ns
 from marketdata.sessions import DEFAULT_CALENDAR, bar_ends
 from marketdata.store import BarStore
+from serving.balance import AVERAGE, FIELDS, HELD, loads_path
 from serving.config import ServingConfig
 from serving.examples import bar_json
 from serving.forecasting import MIN_BARS, Forecaster
@@ -102,3 +104,30 @@ def test_interleaved_clients_on_several_workers_equal_one_writer(
         ours, theirs = served.symbols[symbol], reference.symbols[symbol]
         assert (ours.last_bar, ours.bars, ours.signal) == (theirs.last_bar, theirs.bars,
                                                            theirs.signal)
+
+
+def test_the_server_balances_by_the_shared_loads(server) -> None:
+    """The two API workers of the real server share one loads file: while one worker looks much
+    busier than the other, it asks its clients to reconnect; balanced, none is asked."""
+    path = loads_path(server.process.pid)  # the workers' parent: BentoML's supervisor
+    loads = np.memmap(path, dtype=np.float64, mode="r+", shape=(2, FIELDS))
+    assert loads[:, HELD].tolist() == [0, 0]  # nothing in flight between tests
+
+    def reconnects(n: int) -> int:
+        """Requests one at a time, each on a new connection (so each reaches either worker)."""
+        answers = []
+        for _ in range(n):
+            with httpx.Client(base_url=server.url, timeout=30) as fresh:
+                answers.append(fresh.post("/models", json={}))
+        assert {answer.status_code for answer in answers} == {200}
+        return sum(answer.headers.get("connection") == "close" for answer in answers)
+
+    assert reconnects(40) == 0
+    loads[0, [HELD, AVERAGE]] += 5  # the first worker now looks busy with 5 requests more
+    try:
+        closed = reconnects(40)
+    finally:
+        loads[0, [HELD, AVERAGE]] -= 5
+    assert closed > 0  # the first worker's answers (about half of them)
+    assert loads[:, HELD].tolist() == [0, 0]
+    assert reconnects(40) == 0
