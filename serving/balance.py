@@ -18,7 +18,9 @@ replaced; the average closed 1 to 5 in a thousand and still evened out the worke
 (README, "The service").
 
 The file lives in /dev/shm (memory) and is named after the workers' parent process, BentoML's
-supervisor, so two servers on one machine never share it. Each slot has one writer, its worker;
+supervisor, so two servers on one machine never share it. BentoML ends its workers without
+running their exit handlers, so each server's file stays behind it: a worker that opens its
+own removes those of supervisors that are gone. Each slot has one writer, its worker;
 the others only read it, so no lock is needed: a read that races a write sees a load just before
 or just after it, either a fair picture. Times are `time.monotonic`, one clock for every
 process of the machine.
@@ -26,7 +28,6 @@ process of the machine.
 
 from __future__ import annotations
 
-import atexit
 import math
 import mmap
 import os
@@ -36,7 +37,10 @@ from pathlib import Path
 
 import bentoml
 import numpy as np
+import psutil
 
+LOADS_DIR = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
+NAME = "tradecast-{}-worker-loads"  # the supervisor's pid in braces
 FIELDS = 3  # per worker: requests held now, their average, when the average was last brought up
 HELD, AVERAGE, STAMP = range(FIELDS)
 # On /metrics: how many answers asked their client to reconnect elsewhere (few while balanced).
@@ -46,10 +50,17 @@ REBALANCED = bentoml.metrics.Counter(
 )
 
 
-def loads_path(supervisor: int) -> Path:
+def loads_path(supervisor: int, folder: Path = LOADS_DIR) -> Path:
     """The shared file of the server whose API workers are children of ``supervisor``."""
-    folder = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
-    return folder / f"tradecast-{supervisor}-worker-loads"
+    return folder / NAME.format(supervisor)
+
+
+def forget_stale_loads(folder: Path = LOADS_DIR) -> None:
+    """Remove the files of servers whose supervisor is gone."""
+    for path in folder.glob(NAME.format("*")):
+        supervisor = path.name.split("-")[1]
+        if supervisor.isdigit() and not psutil.pid_exists(int(supervisor)):
+            path.unlink(missing_ok=True)
 
 
 class WorkerLoads:
@@ -105,11 +116,6 @@ class WorkerLoads:
         REBALANCED.inc()
         return True
 
-    def close(self) -> None:
-        """Forget the file (the other workers' mappings stay valid) and unmap it."""
-        self.path.unlink(missing_ok=True)
-        del self.loads  # the buffer must be released before the map can close
-        self.map.close()
 
 
 def open_worker_loads(workers: int, margin: float) -> WorkerLoads | None:
@@ -119,6 +125,5 @@ def open_worker_loads(workers: int, margin: float) -> WorkerLoads | None:
     index = server_context.worker_index  # 1, 2, ... in each service's workers
     if index is None or workers < 2 or margin <= 0:
         return None
-    loads = WorkerLoads(loads_path(os.getppid()), index - 1, workers, margin=margin)
-    atexit.register(loads.close)  # a worker stopped by SIGKILL leaves its 48 bytes behind
-    return loads
+    forget_stale_loads()
+    return WorkerLoads(loads_path(os.getppid()), index - 1, workers, margin=margin)

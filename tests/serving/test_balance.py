@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from serving.balance import HELD, WorkerLoads
+from serving.balance import HELD, WorkerLoads, forget_stale_loads, loads_path
 from serving.http import GuardConfig, RequestGuard
 
 
@@ -83,13 +84,20 @@ def test_a_restarted_worker_starts_from_zero_and_the_others_keep_their_loads(tmp
         WorkerLoads(path, 2, 2)
 
 
-def test_close_forgets_the_file_but_not_the_other_workers_view(tmp_path) -> None:
-    path = tmp_path / "loads"
-    first, second = WorkerLoads(path, 0, 2), WorkerLoads(path, 1, 2)
-    first.close()
-    assert not path.exists()
-    second.change(+1)
-    assert second.loads[:, HELD].tolist() == [0, 1]
+def test_the_files_of_gone_servers_are_removed_and_live_ones_kept(tmp_path) -> None:
+    """BentoML ends its workers without their exit handlers, so each server leaves its file:
+    the next one removes those whose supervisor is gone."""
+    gone = multiprocessing.get_context("spawn").Process(target=time.sleep, args=(0,))
+    gone.start()
+    gone.join(60)
+    stale, live = loads_path(gone.pid, tmp_path), loads_path(os.getpid(), tmp_path)
+    WorkerLoads(stale, 0, 2)
+    mine = WorkerLoads(live, 0, 2)
+    (tmp_path / "unrelated").write_text("kept")
+    forget_stale_loads(tmp_path)
+    assert not stale.exists() and live.exists() and (tmp_path / "unrelated").exists()
+    mine.change(+1)
+    assert mine.loads[:, HELD].tolist() == [1, 0]
 
 
 def guarded_answers(loads: WorkerLoads, held: int) -> list[bool]:
