@@ -28,7 +28,6 @@ process of the machine.
 
 from __future__ import annotations
 
-import math
 import mmap
 import os
 import tempfile
@@ -38,6 +37,7 @@ from pathlib import Path
 import bentoml
 import numpy as np
 import psutil
+from numpy.typing import ArrayLike
 
 LOADS_DIR = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
 NAME = "tradecast-{}-worker-loads"  # the supervisor's pid in braces
@@ -48,6 +48,13 @@ REBALANCED = bentoml.metrics.Counter(
     name="tradecast_rebalanced_connections",
     documentation="answers that closed their connection because this worker was busier",
 )
+
+
+def decayed(held: ArrayLike, average: ArrayLike, elapsed_s: ArrayLike, horizon_s: float
+            ) -> np.ndarray:
+    """The exponential average of a count ``held`` since ``elapsed_s`` ago, when it was
+    ``average`` (scalars or arrays alike)."""
+    return held + (average - held) * np.exp(-np.maximum(elapsed_s, 0) / horizon_s)
 
 
 def loads_path(supervisor: int, folder: Path = LOADS_DIR) -> Path:
@@ -90,15 +97,14 @@ class WorkerLoads:
         """Every worker's requests held, averaged over about the last ``horizon_s`` up to
         ``now``: the exponential average of a count that is constant between two updates."""
         held, average, stamp = self.loads.T
-        return held + (average - held) * np.exp(-np.maximum(now - stamp, 0) / self.horizon_s)
+        return decayed(held, average, now - stamp, self.horizon_s)
 
     def change(self, by: int, now: float | None = None) -> None:
         """This worker now holds ``by`` more (or fewer) requests."""
         now = time.monotonic() if now is None else now
         own = self.loads[self.slot]
         held, average, stamp = own
-        average = held + (average - held) * math.exp(-max(now - stamp, 0) / self.horizon_s)
-        own[:] = (held + by, average, now)
+        own[:] = (held + by, decayed(held, average, now - stamp, self.horizon_s), now)
 
     def overloaded(self, now: float | None = None) -> bool:
         """Whether this worker holds a request beyond its current one and its average load is
@@ -115,7 +121,6 @@ class WorkerLoads:
             return False
         REBALANCED.inc()
         return True
-
 
 
 def open_worker_loads(workers: int, margin: float) -> WorkerLoads | None:
