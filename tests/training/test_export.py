@@ -115,6 +115,16 @@ def test_onnx_matches_torch_on_new_inputs(exported_home, variant: str) -> None:
         np.testing.assert_allclose(attention.sum(axis=1), 1.0, atol=1e-5)
 
 
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_the_graph_reads_no_dimension_at_run_time(exported_home, variant: str) -> None:
+    """Every shape but the batch's is a constant of the graph: no node reads a dimension out of
+    the input's runtime shape (each read is a chain of small kernels paid at every call)."""
+    graph = onnx.load(exported_folder(exported_home, variant) / "model.onnx").graph
+    shapes = {node.output[0] for node in graph.node if node.op_type == "Shape"}
+    readers = {node.op_type for node in graph.node if shapes & set(node.input)}
+    assert readers <= {"Reshape"}  # view_as: a tensor shaped like another, no dimension read
+
+
 class TracedDifferently(Simplex):
     """A forward with a data-dependent Python branch: the trace keeps only one side of it."""
 

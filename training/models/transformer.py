@@ -23,7 +23,7 @@ class TransformerConfig:
     n_layers: int = 4  # encoder blocks
     n_heads: int = 4  # attention heads per block
     ffn_factor: int = 4  # feed-forward width, times d_model
-    window: int = 60  # positions with a learned embedding
+    window: int = 60  # positions (each with a learned embedding); shapes come from it
 
 
 class SelfAttention(nn.Module):
@@ -32,7 +32,7 @@ class SelfAttention(nn.Module):
     def __init__(self, config: TransformerConfig):
         super().__init__()
         self.n_heads, self.head_dim = config.n_heads, config.d_model // config.n_heads
-        self.d_model = config.d_model
+        self.d_model, self.window = config.d_model, config.window
         self.qkv = nn.Linear(config.d_model, 3 * config.d_model)  # fused q, k, v projection
         self.proj = nn.Linear(config.d_model, config.d_model)
 
@@ -43,7 +43,7 @@ class SelfAttention(nn.Module):
         scores and the output projection for the last row alone, which is all a last-step
         summary reads. The weight slices are constants of the exported graph.
         """
-        batch, steps, d = x.shape  # (B, T, D)
+        steps, d = self.window, self.d_model  # (B, T, D) with T = steps
         rows = 1 if last_only else steps
         if last_only:
             weight, bias = self.qkv.weight, self.qkv.bias
@@ -51,14 +51,14 @@ class SelfAttention(nn.Module):
             k, v = F.linear(x, weight[d:], bias[d:]).split(d, dim=-1)  # (B, T, D) each
         else:
             q, k, v = self.qkv(x).split(d, dim=-1)  # (B, T, D) each
-        q, k, v = (self.split_heads(t) for t in (q, k, v))  # (B, NH, R|T, dh)
+        q, k, v = self.split_heads(q, rows), self.split_heads(k, steps), self.split_heads(v, steps)
         weights = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(self.head_dim), dim=-1)
-        y = (weights @ v).transpose(1, 2).reshape(batch, rows, d)  # (B, R, D)
+        y = (weights @ v).transpose(1, 2).reshape(-1, rows, d)  # (B, R, D)
         return self.proj(y), weights  # weights: (B, NH, R, T)
 
-    def split_heads(self, x: torch.Tensor) -> torch.Tensor:
-        batch, steps, _ = x.shape
-        return x.reshape(batch, steps, self.n_heads, self.head_dim).transpose(1, 2)
+    def split_heads(self, x: torch.Tensor, rows: int) -> torch.Tensor:
+        """(B, rows, D) -> (B, NH, rows, dh)."""
+        return x.reshape(-1, rows, self.n_heads, self.head_dim).transpose(1, 2)
 
 
 class EncoderBlock(nn.Module):
@@ -77,7 +77,7 @@ class EncoderBlock(nn.Module):
     def forward(self, x: torch.Tensor, last_only: bool = False) -> tuple[torch.Tensor, ...]:
         """(B, T, D) -> (B, T, D), or (B, 1, D) for the last position with ``last_only``."""
         attended, weights = self.attention(self.norm_attention(x), last_only)
-        x = x[:, x.shape[1] - attended.shape[1] :] + attended
+        x = (x[:, -1:] if last_only else x) + attended
         return x + self.mlp(self.norm_mlp(x)), weights
 
 

@@ -19,6 +19,11 @@ Two cells, both with exponential input gates that must be kept finite:
 A stack (``XLSTM``) is a sequence of residual blocks given by a layout string such as
 ``"mmsmm"``. ``last_only`` makes the stack's last block compute only its last step (the
 variants that read the last step alone use it; tests compare it with the full sequence).
+
+Shapes come from the config, never from ``x.shape``: the batch is the one free axis (-1 in a
+reshape), so the exported graph holds each shape as a constant instead of reading dimensions
+out of the input at every call (``Shape -> Gather -> Unsqueeze -> Concat`` chains, about a
+third of a graph's kernels at batch 1).
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ class XLSTMConfig:
     up_factor: int = 2  # mLSTM inner width = up_factor * d_model (pre up-projection)
     conv_kernel: int = 4  # causal depthwise convolution before the mLSTM query and key
     ffn_factor: float = 4 / 3  # sLSTM gated feed-forward width, times d_model (post up-projection)
-    window: int = 60  # fixed sequence length; the mLSTM causal mask is built for it
+    window: int = 60  # fixed sequence length: every shape but the batch is built from it
 
 
 class HeadNorm(nn.Module):
@@ -51,10 +56,9 @@ class HeadNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(width))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        shape = x.shape  # (..., D)
-        heads = x.reshape(*shape[:-1], self.n_heads, self.head_dim)
+        heads = x.reshape(-1, self.head_dim)  # (..., D) -> (rows * NH, dh): a row per head
         heads = F.layer_norm(heads, (self.head_dim,), eps=1e-5)
-        return heads.reshape(shape) * self.weight
+        return heads.view_as(x) * self.weight
 
 
 class GatedFeedForward(nn.Module):
@@ -87,7 +91,7 @@ class SLSTMCell(nn.Module):
     def __init__(self, config: XLSTMConfig):
         super().__init__()
         d, heads = config.d_model, config.n_heads
-        self.n_heads, self.head_dim = heads, d // heads
+        self.n_heads, self.head_dim, self.width, self.window = heads, d // heads, d, config.window
         # Per head the pre-activations are laid out [i | f | z | o], each head_dim wide.
         self.input_gates = nn.Linear(d, 4 * d)
         self.recurrent_gates = nn.Parameter(torch.empty(heads, self.head_dim, 4 * self.head_dim))
@@ -107,8 +111,7 @@ class SLSTMCell(nn.Module):
         per head over the whole batch (B rows), not B one-row products. ``last_only`` returns
         the last step's h (B, 1, D) instead of every step's (B, T, D).
         """
-        batch, steps, width = x.shape  # (B, T, D)
-        gates_x = self.input_gates(x).reshape(batch, steps, self.n_heads, 4 * self.head_dim)
+        gates_x = self.input_gates(x).reshape(-1, self.window, self.n_heads, 4 * self.head_dim)
         gates_x = gates_x.permute(1, 2, 0, 3)  # step-major, heads before batch: (T, NH, B, 4dh)
         step_gates = gates_x.split(1, dim=0)  # one Split node; each (1, NH, B, 4dh)
         # Step 0 starts from h = c = n = 0: the mean is tanh(z) itself and n = exp(i).
@@ -127,7 +130,7 @@ class SLSTMCell(nn.Module):
             outputs.append(h)
         kept = outputs[-1:] if last_only else outputs
         hs = torch.cat(kept, dim=0).permute(2, 0, 1, 3)  # (B, R, NH, dh)
-        return hs.reshape(batch, len(kept), width)  # (B, R, D)
+        return hs.reshape(-1, len(kept), self.width)  # (B, R, D)
 
 
 class SLSTMBlock(nn.Module):
@@ -145,7 +148,7 @@ class SLSTMBlock(nn.Module):
     def forward(self, x: torch.Tensor, last_only: bool = False) -> torch.Tensor:
         """(B, T, D) -> (B, T, D), or the last step (B, 1, D) with ``last_only``."""
         cell = self.head_norm(self.cell(self.norm_cell(x), last_only))  # (B, R, D)
-        x = x[:, x.shape[1] - cell.shape[1] :] + cell
+        x = (x[:, -1:] if last_only else x) + cell
         return x + self.ffn(self.norm_ffn(x))
 
 
@@ -167,7 +170,7 @@ class MLSTMBlock(nn.Module):
     def __init__(self, config: XLSTMConfig):
         super().__init__()
         d, inner = config.d_model, config.up_factor * config.d_model
-        self.inner = inner
+        self.inner, self.window = inner, config.window
         self.n_heads, self.head_dim = config.n_heads, inner // config.n_heads
         self.norm = nn.LayerNorm(d)
         self.up = nn.Linear(d, 2 * inner)
@@ -195,7 +198,7 @@ class MLSTMBlock(nn.Module):
         up projection's z half and the query weight (constants of the exported graph). Over
         every step each pair stays one matmul.
         """
-        batch, steps, _ = x.shape  # (B, T, D)
+        steps = self.window  # (B, T, D) with T = steps
         rows = 1 if last_only else steps
         normed, inner, dim = self.norm(x), self.inner, self.head_dim
         if last_only:
@@ -214,8 +217,8 @@ class MLSTMBlock(nn.Module):
         v = self.value(heads_up)  # (B, NH, T, dh)
         gates = self.gates(torch.cat([x_conv, x_up], dim=-1)).transpose(1, 2)  # (B, 2NH, T)
         i_pre, f_pre = gates.split(self.n_heads, dim=1)  # (B, NH, T) each
-        h = self.memory(q, k, v, i_pre, f_pre)  # (B, NH, R, dh)
-        h = h.transpose(1, 2).reshape(batch, rows, -1)  # (B, R, I)
+        h = self.memory(q, k, v, i_pre, f_pre, last_only)  # (B, NH, R, dh)
+        h = h.transpose(1, 2).reshape(-1, rows, inner)  # (B, R, I)
         h = self.head_norm(h) + self.skip * x_conv[:, steps - rows :]
         return x[:, steps - rows :] + self.down(h * F.silu(z))
 
@@ -226,7 +229,7 @@ class MLSTMBlock(nn.Module):
         (B, T, I) layout: no transposes, and a few wide elementwise ops instead of a depthwise
         Conv kernel, which onnxruntime runs slowly on the CPU.
         """
-        steps, kernel = x.shape[1], self.conv.kernel_size[0]
+        steps, kernel = self.window, self.conv.kernel_size[0]
         padded = F.pad(x, (0, 0, kernel - 1, 0))  # (B, T + K - 1, I)
         taps = self.conv.weight[:, 0].t()  # (K, I): tap k reads the input K - 1 - k steps back
         out = self.conv.bias + padded[:, :steps] * taps[0]
@@ -234,16 +237,17 @@ class MLSTMBlock(nn.Module):
             out = out + padded[:, k : k + steps] * taps[k]
         return out
 
-    def split_heads(self, x: torch.Tensor) -> torch.Tensor:
-        batch, steps, _ = x.shape
-        return x.reshape(batch, steps, self.n_heads, self.head_dim).transpose(1, 2)  # (B,NH,T,dh)
+    def split_heads(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, I) -> (B, NH, T, dh)
+        return x.reshape(-1, self.window, self.n_heads, self.head_dim).transpose(1, 2)
 
-    def memory(self, q, k, v, i_pre, f_pre) -> torch.Tensor:
+    def memory(self, q, k, v, i_pre, f_pre, last_only: bool = False) -> torch.Tensor:
         """h_t = C_t q_t / max(|n_t q_t|, 1) for the last R steps at once (R = q's rows).
 
-        Stabilised in log space; q (B, NH, R, dh) holds the queries of the last R steps.
+        Stabilised in log space; q (B, NH, R, dh) holds the queries of the last R steps: every
+        step's, or the last one's with ``last_only``.
         """
-        rows, steps = q.shape[-2], k.shape[-2]
+        steps = self.window
+        rows = 1 if last_only else steps
         log_f_sum = torch.cumsum(F.logsigmoid(f_pre), dim=-1)  # (B, NH, T)
         # log D[t, s] = sum_{r=s+1..t} log f_r + i_s: how much of step s is left at step t
         kept_since = i_pre - log_f_sum  # (B, NH, T): the per-s part, before the R x T broadcast
