@@ -11,7 +11,7 @@ kinds of users share the real sample bars of the home in ``TRADECAST_HOME``:
 
 The predict-only closed loop: ``Predictor`` users send ``predict`` requests for one variant
 (``TRADECAST_LOAD_VARIANT``, default hybrid) back to back, no wait: the service's throughput
-(with locust's lighter HTTP client, see `Predictor`).
+(see `WINDOWS` on the client's own cost).
 
 Predict requests are named ``predict [variant]`` (``predict + attention [variant]``), so every
 variant gets its own percentiles; ``benchmarks.load`` also folds them into one row per endpoint.
@@ -36,7 +36,7 @@ from pathlib import Path
 
 import gevent
 import pandas as pd
-from locust import FastHttpUser, HttpUser, between, constant, events, task
+from locust import FastHttpUser, between, constant, events, task
 
 # locust puts this file's folder on sys.path, where benchmarks/features.py and benchmarks/http.py
 # would shadow the features package and the standard library's http: the project root takes
@@ -58,9 +58,32 @@ REQUEST_LOG: list[tuple[float, str, float, bool]] = []  # (unix time, name, ms, 
 DAY = pd.Timedelta(days=1)
 API_KEY = os.environ.get("TRADECAST_API_KEY")  # ingest needs it when the server has one
 JSON_HEADER = {"content-type": "application/json"}
+WINDOWS_PER_SYMBOL = 40  # predict windows per symbol: the newest ones, a window apart
 
 
-class Analyst(HttpUser):
+def encoded_windows(bars: pd.DataFrame) -> list[bytes]:
+    """The bars of ``WINDOWS_PER_SYMBOL`` predict windows of ``bars``, each as JSON."""
+    ends = range(len(bars), max(WINDOW_BARS, len(bars) - WINDOWS_PER_SYMBOL * WINDOW_BARS) - 1,
+                 -WINDOW_BARS)
+    return [json.dumps(predict_request("", bars.iloc[end - WINDOW_BARS:end])["bars"]).encode()
+            for end in ends]
+
+
+def predict_body(symbol: str, variant: str, return_attention: bool = False) -> bytes:
+    """A predict body for one of ``symbol``'s windows (`predict_request`'s fields)."""
+    fields = json.dumps({"symbol": symbol, "variant": variant,
+                         "return_attention": return_attention})
+    return fields[:-1].encode() + b', "bars": ' + random.choice(WINDOWS[symbol]) + b"}"
+
+
+# Encoded once, before any user starts. The client shares the server's two cores and one gevent
+# loop runs all its users: building a body from a frame (about 2 ms) would hold that loop while
+# other users' answers wait, and count into their latency. For the same reason every user is a
+# `FastHttpUser` (geventhttpclient), which spends a fraction of python-requests' CPU on a request.
+WINDOWS = {symbol: encoded_windows(bars) for symbol, bars in BARS.items()}
+
+
+class Analyst(FastHttpUser):
     weight = 5
     wait_time = between(0.2, 1.0)
 
@@ -73,42 +96,27 @@ class Analyst(HttpUser):
         self._predict(return_attention=True)
 
     def _predict(self, return_attention: bool) -> None:
-        symbol = random.choice(list(BARS))
-        bars = BARS[symbol]
-        end = random.randrange(WINDOW_BARS, len(bars) + 1)
+        symbol = random.choice(list(WINDOWS))
         variant = random.choices(list(PREDICT_VARIANTS), list(PREDICT_VARIANTS.values()))[0]
-        body = predict_request(symbol, bars.iloc[end - WINDOW_BARS:end], variant,
-                               return_attention)
         name = "predict + attention" if return_attention else "predict"
-        self.client.post("/predict", json=body, name=f"{name} [{variant}]")
+        self.client.post("/predict", data=predict_body(symbol, variant, return_attention),
+                         headers=JSON_HEADER, name=f"{name} [{variant}]")
 
 
 class Predictor(FastHttpUser):
-    """Closed loop: the next predict as soon as the last one is answered.
-
-    The client shares the server's cores, so its own CPU per request is taken from the service's
-    throughput: locust's `FastHttpUser` (geventhttpclient) spends a fraction of what `HttpUser`
-    (python-requests) does on each request, so the closed loop measures the service."""
+    """Closed loop: the next predict as soon as the last one is answered."""
 
     wait_time = constant(0)
     variant = os.environ.get("TRADECAST_LOAD_VARIANT", "hybrid")
 
-    def on_start(self) -> None:
-        # encoded up front: the client shares the cores, its JSON building must not limit the loop
-        self.bodies = [
-            json.dumps(predict_request(symbol, bars.iloc[end - WINDOW_BARS:end], self.variant))
-            for symbol, bars in BARS.items()
-            for end in range(len(bars), max(WINDOW_BARS, len(bars) - 40 * WINDOW_BARS) - 1,
-                             -WINDOW_BARS)
-        ]
-
     @task
     def predict(self) -> None:
-        self.client.post("/predict", data=random.choice(self.bodies), headers=JSON_HEADER,
+        body = predict_body(random.choice(list(WINDOWS)), self.variant)
+        self.client.post("/predict", data=body, headers=JSON_HEADER,
                          name=f"predict [{self.variant}]")
 
 
-class Feed(HttpUser):
+class Feed(FastHttpUser):
     weight = 3
     wait_time = between(0.5, 1.5)  # about a bar a second per symbol
 
@@ -139,7 +147,7 @@ class Feed(HttpUser):
         return response.json() if response.ok else {}
 
 
-class Dashboard(HttpUser):
+class Dashboard(FastHttpUser):
     weight = 1
     wait_time = between(1.0, 3.0)
 
