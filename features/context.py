@@ -117,10 +117,9 @@ def batch_context_inputs(at: np.ndarray, context: Mapping[str, pd.DataFrame] | N
     ``CONTEXT_INPUTS``. Slots without a series read as missing."""
     given = {context_slot(name): (name, frame) for name, frame in (context or {}).items()}
     block = np.empty((len(CONTEXT_SLOTS), len(CONTEXT_VALUES) + 1, len(at)))
+    block[:, :-1], block[:, -1] = np.nan, 0.0  # what `as_of` gives a slot with no history
     for i, slot in enumerate(CONTEXT_SLOTS):
         if slot in given:
             stamps, values = context_history(given[slot][1], given[slot][0])
-        else:
-            stamps, values = np.empty(0, np.int64), np.empty((len(CONTEXT_VALUES), 0))
-        block[i, :-1], block[i, -1] = as_of(stamps, values, at, max_age.value)
+            block[i, :-1], block[i, -1] = as_of(stamps, values, at, max_age.value)
     return block.reshape(-1, len(at))

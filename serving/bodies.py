@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from itertools import chain
+from operator import itemgetter
 
 import numpy as np
 import pandas as pd
@@ -41,6 +43,7 @@ LAST_NS = (datetime(2200, 1, 1, tzinfo=UTC) - EPOCH) // MICROSECOND * 1000  # la
 DEFAULT_TIMEFRAME = "1d"
 
 Where = Callable[[int], str]  # row index -> the request field it came from
+BAR_ROW = itemgetter(*BAR_VALUES)  # a bar's OHLCV values in order
 
 
 def checked_ns(times: Sequence[datetime], where: Where, name: str = "timestamp") -> np.ndarray:
@@ -60,7 +63,7 @@ def known_times(items: Sequence[Mapping], stamps: np.ndarray, where: Where, *,
     """When each bar or context point became known: its stated ``known_at``, else its end from
     its own ``timeframe`` and ``calendar`` (context points may carry them), else the given
     ones; one `bar_ends` call per distinct timeframe and calendar."""
-    stated = set().union(*(item.keys() for item in items)) & {"timeframe", "calendar", KNOWN_AT}
+    stated = set(chain.from_iterable(items)) & {"timeframe", "calendar", KNOWN_AT}  # keys
     if not stated:  # the usual request: every point of the series' own timeframe
         return bar_ends(stamps, timeframe, calendar)
     groups: dict[tuple[str, str], list[int]] = {}
@@ -97,7 +100,7 @@ def bar_arrays(bars: Sequence[Mapping], where: Where, *, ordered: bool = True,
     ns known-at times. ``ordered``: one series (times strictly increasing); else one bar each
     of several symbols."""
     stamps = checked_ns([bar["timestamp"] for bar in bars], where)
-    values = np.array([[bar[name] for name in BAR_VALUES] for bar in bars], dtype=np.float64)
+    values = np.array(list(map(BAR_ROW, bars)), dtype=np.float64)
     known = known_times(bars, stamps, where, timeframe=timeframe, calendar=calendar)
     with as_input_error():
         if ordered:
